@@ -1,0 +1,61 @@
+package extension_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// BenchmarkLifecycle measures what the extension costs a function, in
+// lambdasim: its init time (process start to first event/next), the
+// post-runtime time per invoke (runtime response to the extension's
+// event/next, Lambda's PostRuntimeExtensionsDuration), and the response
+// latency the caller sees, with and without the extension.
+func BenchmarkLifecycle(b *testing.B) {
+	const invokes = 100
+	for b.Loop() {
+		with := runInvokes(b, true, invokes)
+		without := runInvokes(b, false, invokes)
+		b.ReportMetric(ms(with.init), "init-ms")
+		b.ReportMetric(ms(quantile(with.post, 0.5)), "post-runtime-p50-ms")
+		b.ReportMetric(ms(quantile(with.post, 0.99)), "post-runtime-p99-ms")
+		b.ReportMetric(ms(quantile(with.latency, 0.5)), "latency-p50-ms")
+		b.ReportMetric(ms(quantile(with.latency, 0.99)), "latency-p99-ms")
+		b.ReportMetric(ms(quantile(without.latency, 0.5)), "baseline-latency-p50-ms")
+		b.ReportMetric(ms(quantile(without.latency, 0.99)), "baseline-latency-p99-ms")
+		b.ReportMetric(ms(with.shutdown), "shutdown-ms")
+	}
+}
+
+type lifecycleTimes struct {
+	init, shutdown time.Duration
+	post, latency  []time.Duration
+}
+
+func runInvokes(b *testing.B, withExt bool, n int) lifecycleTimes {
+	l := newLambda(b, withExt, nil)
+	var t lifecycleTimes
+	for i := range n {
+		res := l.invoke(b, "GET", "/users/1")
+		if res.ErrorType != "" {
+			b.Fatalf("invoke %d failed: %s", i, res.ErrorType)
+		}
+		if i == 0 {
+			continue // the cold start is measured as init time
+		}
+		t.post = append(t.post, res.PostRuntime)
+		t.latency = append(t.latency, res.ResponseLatency)
+	}
+	t.init = l.sim.ExtensionInitTimes()["audittrail"]
+	sd := l.shutdown(b)
+	t.shutdown = sd.Duration
+	return t
+}
+
+func quantile(ds []time.Duration, q float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[int(q*float64(len(s)-1))]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

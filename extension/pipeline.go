@@ -1,0 +1,227 @@
+package extension
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/audittrail/audittrail/buffer"
+	"github.com/audittrail/audittrail/schema"
+	"github.com/audittrail/audittrail/sinks"
+)
+
+// maxBatchBytes bounds one batch handed to the sinks.
+const maxBatchBytes = 1 << 20
+
+// pipeline turns telemetry into records, queues them, and flushes the queue
+// to the sinks. The telemetry listener feeds it concurrently with the
+// lifecycle loop, which waits on it and flushes it.
+type pipeline struct {
+	log   *slog.Logger
+	now   func() time.Time
+	queue *buffer.Queue
+	sinks []sinks.Sink
+
+	mu      sync.Mutex
+	builder *schema.Builder
+	// changed is closed and replaced whenever the builder saw telemetry, so
+	// waiters can re-check their condition.
+	changed chan struct{}
+	// gaps holds encoded coverage-gap records; they bypass the queue's bound
+	// so that a loss is never itself lost.
+	gaps [][]byte
+	// failing remembers which sinks failed last time, to log a failure once
+	// and the recovery once.
+	failing map[string]bool
+}
+
+func newPipeline(log *slog.Logger, env schema.Environment, queueBytes int, ss []sinks.Sink) *pipeline {
+	return &pipeline{
+		log:     log,
+		now:     time.Now,
+		queue:   buffer.NewQueue(queueBytes),
+		sinks:   ss,
+		builder: schema.NewBuilder(env),
+		changed: make(chan struct{}),
+		failing: map[string]bool{},
+	}
+}
+
+// telemetry consumes one parsed batch; bad counts elements that could not
+// be parsed, described by err.
+func (p *pipeline) telemetry(events []schema.TelemetryEvent, bad int, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if bad > 0 {
+		p.log.Warn("invalid telemetry skipped", "count", bad, "error", err)
+		p.gapLocked(schema.GapTelemetryInvalid, "extension", int64(bad), 0, err.Error())
+	}
+	for _, ev := range events {
+		recs, err := p.builder.Add(ev)
+		if err != nil {
+			p.log.Warn("invalid telemetry event skipped", "type", ev.Type, "error", err)
+			p.gapLocked(schema.GapTelemetryInvalid, "extension", 1, int64(len(ev.Record)), err.Error())
+			continue
+		}
+		p.pushLocked(recs)
+	}
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// invoke notes an INVOKE event.
+func (p *pipeline) invoke(ev Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.builder.Invoke(ev.RequestID, ev.InvokedFunctionArn, ev.Tracing.Value, time.UnixMilli(ev.DeadlineMs))
+}
+
+// waitUntil blocks until cond holds for the builder or ctx ends, and reports
+// whether cond held.
+func (p *pipeline) waitUntil(ctx context.Context, cond func(*schema.Builder) bool) bool {
+	for {
+		p.mu.Lock()
+		ok, changed := cond(p.builder), p.changed
+		p.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-changed:
+		}
+	}
+}
+
+// gap records a loss observed by the extension.
+func (p *pipeline) gap(reason string, records, bytes int64, detail string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.gapLocked(reason, "extension", records, bytes, detail)
+}
+
+func (p *pipeline) gapLocked(reason, source string, records, bytes int64, detail string) {
+	rec := p.builder.Gap(reason, source, records, bytes, detail, p.now())
+	if b, err := json.Marshal(rec); err == nil {
+		p.gaps = append(p.gaps, b)
+	}
+}
+
+// shutdown emits what the builder still holds and the shutdown record.
+func (p *pipeline) shutdown(reason string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pushLocked(p.builder.Shutdown(reason, p.now()))
+}
+
+func (p *pipeline) pushLocked(recs []schema.Record) {
+	for i := range recs {
+		b, err := json.Marshal(&recs[i])
+		if err != nil {
+			// Records are plain data; this cannot happen short of a bug.
+			p.log.Error("record not encodable", "error", err)
+			continue
+		}
+		if recs[i].Event.Action == schema.ActionCoverageGap {
+			p.gaps = append(p.gaps, b)
+			continue
+		}
+		_ = p.queue.Push(b) // a drop is counted by the queue and recorded at flush
+	}
+}
+
+// takeGaps returns the pending gap records, first turning the queue's drop
+// count into one.
+func (p *pipeline) takeGaps() [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if recs, bytes := p.queue.TakeDropped(); recs > 0 {
+		p.gapLocked(schema.GapQueueFull, "extension", recs, bytes, "in-memory queue full")
+	}
+	gaps := p.gaps
+	p.gaps = nil
+	return gaps
+}
+
+// flush delivers queued records to every sink until the queue is empty or
+// budget ends; what is left stays queued for the next flush. The budget
+// decides whether to start another batch; a batch once started is written
+// under ctx, so the budget never cuts a write in half. Nothing is in flight
+// when it returns.
+func (p *pipeline) flush(budget, ctx context.Context) {
+	if budget.Err() != nil {
+		return
+	}
+	if gaps := p.takeGaps(); len(gaps) > 0 {
+		p.write(ctx, gaps)
+	}
+	for budget.Err() == nil {
+		batch := p.queue.Take(maxBatchBytes)
+		if len(batch) == 0 {
+			return
+		}
+		p.write(ctx, batch)
+	}
+}
+
+// write hands one batch to every sink. A sink that fails loses the batch;
+// the loss is recorded as a coverage gap naming the sink.
+func (p *pipeline) write(ctx context.Context, batch [][]byte) {
+	for _, s := range p.sinks {
+		err := s.Write(ctx, batch)
+		name := s.Name()
+		switch {
+		case err != nil:
+			if !p.failing[name] {
+				p.log.Error("sink failed; its records are recorded as lost", "sink", name, "error", err)
+			}
+			p.failing[name] = true
+			var size int64
+			for _, b := range batch {
+				size += int64(len(b))
+			}
+			p.mu.Lock()
+			rec := p.builder.Gap(schema.GapSinkFailed, "extension", int64(len(batch)), size, err.Error(), p.now())
+			rec.Gap.Sink = name
+			if b, err := json.Marshal(rec); err == nil {
+				p.gaps = append(p.gaps, b)
+			}
+			p.mu.Unlock()
+		case p.failing[name]:
+			p.log.Info("sink recovered", "sink", name)
+			p.failing[name] = false
+		}
+	}
+}
+
+// undelivered writes every record still held to w, one marked JSON line
+// each, so that nothing disappears unrecorded; it returns how many.
+func (p *pipeline) undelivered(w io.Writer, reason string) int {
+	held := p.takeGaps()
+	for batch := p.queue.Take(maxBatchBytes); len(batch) > 0; batch = p.queue.Take(maxBatchBytes) {
+		held = append(held, batch...)
+	}
+	var buf []byte
+	for _, rec := range held {
+		buf = fmt.Appendf(buf[:0], `{"audittrail.undelivered":%q,"record":%s}`+"\n", reason, rec)
+		if _, err := w.Write(buf); err != nil {
+			p.log.Error("cannot write undelivered records", "error", err)
+			return 0
+		}
+	}
+	return len(held)
+}
+
+// close closes every sink.
+func (p *pipeline) close(ctx context.Context) {
+	for _, s := range p.sinks {
+		if err := s.Close(ctx); err != nil {
+			p.log.Error("sink close failed", "sink", s.Name(), "error", err)
+		}
+	}
+}

@@ -1,0 +1,232 @@
+package extension
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/audittrail/audittrail/schema"
+	"github.com/audittrail/audittrail/sinks"
+)
+
+// recordingSink keeps what it is given, or fails while err is set. It is a
+// stand-in for the sink interface itself; real sinks have their own tests.
+type recordingSink struct {
+	name  string
+	err   error
+	got   []string
+	calls int
+}
+
+func (s *recordingSink) Name() string { return s.name }
+func (s *recordingSink) Write(_ context.Context, batch [][]byte) error {
+	s.calls++
+	if s.err != nil {
+		return s.err
+	}
+	for _, b := range batch {
+		s.got = append(s.got, string(b))
+	}
+	return nil
+}
+func (s *recordingSink) Close(context.Context) error { return nil }
+
+func newTestPipeline(t *testing.T, queueBytes int, ss ...sinks.Sink) (*pipeline, *bytes.Buffer) {
+	t.Helper()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	env := schema.Environment{EnvID: "env-1", FunctionName: "fn", Region: "us-east-1", MemoryMB: 128, InitializationType: "on-demand"}
+	return newPipeline(log, env, queueBytes, ss), &logs
+}
+
+// invocationTelemetry is the platform telemetry of one finished invocation.
+func invocationTelemetry(requestID string) []schema.TelemetryEvent {
+	ts := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	return []schema.TelemetryEvent{
+		{Time: ts, Type: "platform.start", Record: json.RawMessage(`{"requestId":"` + requestID + `","version":"$LATEST"}`)},
+		{Time: ts.Add(5 * time.Millisecond), Type: "platform.runtimeDone", Record: json.RawMessage(`{"requestId":"` + requestID + `","status":"success","metrics":{"durationMs":5.1,"producedBytes":12}}`)},
+		{Time: ts.Add(6 * time.Millisecond), Type: "platform.report", Record: json.RawMessage(`{"requestId":"` + requestID + `","status":"success","metrics":{"durationMs":5.9,"billedDurationMs":6,"memorySizeMB":128,"maxMemoryUsedMB":20}}`)},
+	}
+}
+
+func actions(t *testing.T, recs []string) []string {
+	t.Helper()
+	var out []string
+	for _, r := range recs {
+		var rec schema.Record
+		if err := json.Unmarshal([]byte(r), &rec); err != nil {
+			t.Fatalf("sink got invalid JSON %q: %v", r, err)
+		}
+		a := rec.Event.Action
+		if rec.Gap != nil {
+			a += ":" + rec.Gap.Reason
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func TestFlushDeliversToEverySink(t *testing.T) {
+	a, b := &recordingSink{name: "a"}, &recordingSink{name: "b"}
+	p, _ := newTestPipeline(t, 1<<20, a, b)
+	p.telemetry(invocationTelemetry("r1"), 0, nil)
+	p.telemetry(invocationTelemetry("r2"), 0, nil)
+	p.flush(t.Context(), t.Context())
+	for _, s := range []*recordingSink{a, b} {
+		if got := strings.Join(actions(t, s.got), ","); got != "invocation,invocation" {
+			t.Errorf("sink %s got %s", s.name, got)
+		}
+	}
+	if p.queue.Len() != 0 {
+		t.Errorf("queue not empty after flush: %d", p.queue.Len())
+	}
+}
+
+func TestFailingSinkIsRecordedAndIsolated(t *testing.T) {
+	bad := &recordingSink{name: "bad", err: errors.New("disk full")}
+	good := &recordingSink{name: "good"}
+	p, logs := newTestPipeline(t, 1<<20, bad, good)
+	p.telemetry(invocationTelemetry("r1"), 0, nil)
+	p.flush(t.Context(), t.Context())
+	p.telemetry(invocationTelemetry("r2"), 0, nil)
+	p.flush(t.Context(), t.Context())
+	if got := strings.Join(actions(t, good.got), ","); got != "invocation,coverage_gap:sink_failed,invocation" {
+		t.Fatalf("healthy sink got %s", got)
+	}
+	var gap schema.Record
+	_ = json.Unmarshal([]byte(good.got[1]), &gap)
+	if gap.Gap.Sink != "bad" || gap.Gap.Records != 1 || gap.Gap.Bytes == 0 || !strings.Contains(gap.Gap.Detail, "disk full") {
+		t.Errorf("gap record = %+v", gap.Gap)
+	}
+	if n := strings.Count(logs.String(), "sink failed"); n != 1 {
+		t.Errorf("failure logged %d times, want once", n)
+	}
+	bad.err = nil
+	p.telemetry(invocationTelemetry("r3"), 0, nil)
+	p.flush(t.Context(), t.Context())
+	if !strings.Contains(logs.String(), "sink recovered") {
+		t.Error("recovery not logged")
+	}
+}
+
+func TestQueueOverflowBecomesGap(t *testing.T) {
+	s := &recordingSink{name: "s"}
+	p, _ := newTestPipeline(t, 1500, s) // room for about two records
+	for _, id := range []string{"r1", "r2", "r3", "r4", "r5"} {
+		p.telemetry(invocationTelemetry(id), 0, nil)
+	}
+	p.flush(t.Context(), t.Context())
+	got := actions(t, s.got)
+	if got[0] != "coverage_gap:queue_full" {
+		t.Fatalf("first record = %s, want the queue_full gap; all: %v", got[0], got)
+	}
+	var gap schema.Record
+	_ = json.Unmarshal([]byte(s.got[0]), &gap)
+	if delivered := len(got) - 1; int64(delivered)+gap.Gap.Records != 5 {
+		t.Errorf("delivered %d + lost %d != 5 produced", delivered, gap.Gap.Records)
+	}
+}
+
+func TestInvalidTelemetryBecomesGap(t *testing.T) {
+	s := &recordingSink{name: "s"}
+	p, _ := newTestPipeline(t, 1<<20, s)
+	p.telemetry(nil, 2, errors.New("element 0: bad; element 3: bad"))
+	p.telemetry([]schema.TelemetryEvent{{Type: "platform.report", Record: json.RawMessage(`"not an object"`)}}, 0, nil)
+	p.flush(t.Context(), t.Context())
+	var lost int64
+	for _, r := range s.got {
+		var rec schema.Record
+		_ = json.Unmarshal([]byte(r), &rec)
+		if rec.Gap == nil || rec.Gap.Reason != schema.GapTelemetryInvalid {
+			t.Errorf("unexpected record %s", r)
+			continue
+		}
+		lost += rec.Gap.Records
+	}
+	if lost != 3 {
+		t.Errorf("invalid telemetry recorded as %d lost, want 3", lost)
+	}
+}
+
+func TestWaitUntilRuntimeDone(t *testing.T) {
+	p, _ := newTestPipeline(t, 1<<20)
+	done := func(b *schema.Builder) bool { return b.RuntimeDone("r1") }
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+	defer cancel()
+	if p.waitUntil(ctx, done) {
+		t.Fatal("waitUntil true before any telemetry")
+	}
+	result := make(chan bool)
+	go func() { result <- p.waitUntil(t.Context(), done) }()
+	p.telemetry(invocationTelemetry("r1")[:2], 0, nil) // start + runtimeDone
+	if !<-result {
+		t.Fatal("waitUntil did not see runtimeDone")
+	}
+}
+
+func TestUndeliveredAreMarkedLines(t *testing.T) {
+	p, _ := newTestPipeline(t, 1<<20)
+	p.telemetry(invocationTelemetry("r1"), 0, nil)
+	p.gap(schema.GapSinkFailed, 1, 10, "x")
+	var out bytes.Buffer
+	if n := p.undelivered(&out, schema.GapShutdownDeadline); n != 2 {
+		t.Fatalf("undelivered = %d, want 2", n)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	for _, line := range lines {
+		var m struct {
+			Reason string        `json:"audittrail.undelivered"`
+			Record schema.Record `json:"record"`
+		}
+		if err := json.Unmarshal([]byte(line), &m); err != nil || m.Reason != schema.GapShutdownDeadline || m.Record.Event.ID == "" {
+			t.Errorf("line %q: %+v %v", line, m, err)
+		}
+		if !schema.IsOwnLogLine([]byte(line)) {
+			t.Errorf("undelivered line not recognised as our own: %s", line)
+		}
+	}
+}
+
+func TestListenerAnswers(t *testing.T) {
+	type call struct {
+		events int
+		bad    int
+	}
+	var calls []call
+	l := &listener{handle: func(evs []schema.TelemetryEvent, bad int, _ error) {
+		calls = append(calls, call{len(evs), bad})
+	}}
+	batch := `[{"time":"2026-11-22T10:00:00.000Z","type":"platform.start","record":{"requestId":"r1"}},` +
+		`{"time":"2026-11-22T10:00:00.001Z","type":"platform.runtimeDone","record":{"requestId":"r1","status":"success"}}]`
+	tests := []struct {
+		name, method, body string
+		status             int
+		want               []call
+	}{
+		{"batch", http.MethodPost, batch, 200, []call{{2, 0}}},
+		{"not an array", http.MethodPost, `{"a":1}`, 400, []call{{0, 1}}},
+		{"wrong method", http.MethodGet, "", 405, nil},
+		{"too large", http.MethodPost, "[" + strings.Repeat(" ", maxTelemetryBody) + "]", 413, []call{{0, 1}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls = nil
+			w := httptest.NewRecorder()
+			l.ServeHTTP(w, httptest.NewRequest(tt.method, "/telemetry", strings.NewReader(tt.body)))
+			if w.Code != tt.status {
+				t.Errorf("status %d, want %d", w.Code, tt.status)
+			}
+			if len(calls) != len(tt.want) || (len(calls) > 0 && calls[0] != tt.want[0]) {
+				t.Errorf("handled %+v, want %+v", calls, tt.want)
+			}
+		})
+	}
+}

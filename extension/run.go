@@ -1,0 +1,304 @@
+// Package extension is the Lambda extension: it registers with the
+// Extensions API, subscribes to the Telemetry API, turns what it hears into
+// audit records, and delivers them to the sinks around the Lambda lifecycle
+// so that nothing is in flight when the environment freezes.
+//
+// # Lifecycle
+//
+//  1. Listen for telemetry on an ephemeral port, then register (INVOKE and
+//     SHUTDOWN; SHUTDOWN only on Lambda Managed Instances) and subscribe
+//     (schema 2025-01-29, falling back to 2022-12-13).
+//  2. On INVOKE: wait for platform.runtimeDone of that request (bounded by
+//     the invoke deadline), flush within the flush budget, then call
+//     event/next. Lambda freezes the environment only after that call, so no
+//     request is in flight at the freeze.
+//  3. On SHUTDOWN: wait for the platform.report of invocations still open,
+//     emit the shutdown record, deliver within the deadline minus a safety
+//     margin, write anything left to stdout as marked lines, and exit.
+//
+// On Managed Instances there are no INVOKE events and no freeze; a
+// background flusher delivers records as they come.
+package extension
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/audittrail/audittrail/internal/config"
+	"github.com/audittrail/audittrail/schema"
+	"github.com/audittrail/audittrail/sinks"
+	"github.com/audittrail/audittrail/sinks/file"
+	"github.com/audittrail/audittrail/sinks/stdout"
+	"github.com/google/uuid"
+)
+
+// Timing of the lifecycle. Every wait is bounded by one of these or by a
+// deadline Lambda gave.
+const (
+	// flushBudget bounds the delivery work after each invoke.
+	flushBudget = 50 * time.Millisecond
+	// invokeMargin is kept free before an invoke's deadline.
+	invokeMargin = 50 * time.Millisecond
+	// shutdownMargin is kept free before the SHUTDOWN deadline, for writing
+	// leftovers to stdout and exiting.
+	shutdownMargin = 150 * time.Millisecond
+	// shutdownDeliveryReserve is kept for delivery after waiting for the
+	// last platform.report.
+	shutdownDeliveryReserve = 300 * time.Millisecond
+	// backgroundFlushDelay batches records on Managed Instances.
+	backgroundFlushDelay = 200 * time.Millisecond
+	// maxRuntimeDoneMisses consecutive invokes without platform.runtimeDone
+	// make the extension stop waiting for it.
+	maxRuntimeDoneMisses = 3
+	// apiTimeout bounds register and subscribe calls.
+	apiTimeout = 2 * time.Second
+)
+
+// Options are what Run needs from its caller.
+type Options struct {
+	Config config.Config
+	// Name is the extension's file name, sent at registration.
+	Name string
+	// Stdout receives the stdout sink's lines and undelivered records.
+	Stdout io.Writer
+	// Log is the extension's own logger; its lines must carry
+	// logger=audittrail so that they never re-enter the trail.
+	Log *slog.Logger
+}
+
+// Run is the extension's main loop. It returns nil after a SHUTDOWN was
+// handled, and an error when it cannot run at all (registration failed or
+// the platform stopped answering).
+func Run(ctx context.Context, opts Options) error {
+	cfg, log := opts.Config, opts.Log
+	client := NewClient(cfg.Lambda.RuntimeAPI)
+	lmi := cfg.Lambda.ManagedInstances()
+
+	ss, sinkErr := openSinks(cfg, opts.Stdout)
+	if sinkErr != nil {
+		log.Error("sink disabled", "error", sinkErr)
+	}
+	events := []string{EventInvoke, EventShutdown}
+	if lmi {
+		events = []string{EventShutdown}
+	}
+	rctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	reg, err := client.Register(rctx, opts.Name, events)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("cannot run: %w", err)
+	}
+	env := schema.Environment{
+		EnvID:              uuid.NewString(),
+		FunctionName:       cfg.Lambda.FunctionName,
+		FunctionVersion:    cfg.Lambda.FunctionVersion,
+		Region:             cfg.Lambda.Region,
+		AccountID:          reg.AccountID,
+		MemoryMB:           cfg.Lambda.MemoryMB,
+		InitializationType: cfg.Lambda.InitializationType,
+		Logs:               cfg.LogRecords(),
+	}
+	p := newPipeline(log, env, cfg.QueueBytes, ss)
+
+	// The listener is up before subscribing: Lambda starts delivering right
+	// after the subscription.
+	l, err := listenTelemetry(p.telemetry)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		if err := l.serve(); err != nil {
+			log.Error("telemetry listener stopped", "error", err)
+		}
+	})
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_ = l.shutdown(sctx)
+	}()
+
+	subscribed := subscribe(ctx, client, l.URI(), cfg.TelemetryTypes, log)
+	if !subscribed {
+		p.gap(schema.GapTelemetryUnavailable, 0, 0, "telemetry subscription refused; no platform records for this environment")
+	}
+	log.Debug("extension ready", "managed_instances", lmi, "telemetry", subscribed)
+
+	// waitRuntimeDone is given up after repeated misses: if Lambda stops
+	// sending platform.runtimeDone, waiting for it would hold every invoke
+	// until its deadline.
+	waitRuntimeDone, misses := subscribed, 0
+	var stopFlusher func()
+	if lmi {
+		stopFlusher = startFlusher(ctx, p, &wg)
+	}
+	for {
+		ev, err := client.Next(ctx)
+		if err != nil {
+			if stopFlusher != nil {
+				stopFlusher()
+			}
+			p.flush(ctx, context.WithoutCancel(ctx))
+			p.close(context.WithoutCancel(ctx))
+			return fmt.Errorf("lost the Extensions API: %w", err)
+		}
+		switch ev.EventType {
+		case EventInvoke:
+			safely(p, log, "invoke", func() {
+				if onInvoke(ctx, p, ev, waitRuntimeDone) || !waitRuntimeDone {
+					misses = 0
+					return
+				}
+				if misses++; misses >= maxRuntimeDoneMisses {
+					waitRuntimeDone = false
+					log.Warn("platform.runtimeDone keeps missing; no longer waiting for it", "misses", misses)
+				}
+			})
+		case EventShutdown:
+			if stopFlusher != nil {
+				stopFlusher()
+			}
+			safely(p, log, "shutdown", func() { onShutdown(ctx, p, ev, subscribed, opts.Stdout, log) })
+			return nil
+		default:
+			log.Warn("unknown event ignored", "eventType", ev.EventType)
+		}
+	}
+}
+
+// onInvoke waits for the runtime to finish this request (when wait is set),
+// then flushes within the budget. Both waits end before the invoke's
+// deadline. It reports whether platform.runtimeDone arrived.
+func onInvoke(ctx context.Context, p *pipeline, ev Event, wait bool) bool {
+	p.invoke(ev)
+	deadline := time.UnixMilli(ev.DeadlineMs).Add(-invokeMargin)
+	done := false
+	if wait {
+		// Stop waiting early enough to flush before the deadline.
+		wctx, cancel := context.WithDeadline(ctx, deadline.Add(-flushBudget))
+		done = p.waitUntil(wctx, func(b *schema.Builder) bool { return b.RuntimeDone(ev.RequestID) })
+		cancel()
+	}
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	budget, cancelBudget := context.WithTimeout(wctx, flushBudget)
+	defer cancelBudget()
+	p.flush(budget, wctx)
+	return done
+}
+
+// onShutdown completes the trail within the SHUTDOWN deadline.
+func onShutdown(ctx context.Context, p *pipeline, ev Event, subscribed bool, out io.Writer, log *slog.Logger) {
+	deadline := time.UnixMilli(ev.DeadlineMs).Add(-shutdownMargin)
+	if subscribed {
+		wctx, cancel := context.WithDeadline(ctx, deadline.Add(-shutdownDeliveryReserve))
+		p.waitUntil(wctx, func(b *schema.Builder) bool { return len(b.Pending()) == 0 })
+		cancel()
+	}
+	p.shutdown(ev.ShutdownReason)
+	fctx, cancel := context.WithDeadline(ctx, deadline)
+	p.flush(fctx, fctx)
+	cancel()
+	if n := p.undelivered(out, schema.GapShutdownDeadline); n > 0 {
+		log.Warn("records not delivered before the shutdown deadline were written to stdout", "records", n)
+	}
+	cctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), time.UnixMilli(ev.DeadlineMs))
+	p.close(cctx)
+	cancel()
+}
+
+// safely runs f, turning a panic into a logged error and a coverage-gap
+// record. A bug in the extension must never crash it: Lambda would reset the
+// function's environment.
+func safely(p *pipeline, log *slog.Logger, step string, f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("internal error recovered", "step", step, "panic", fmt.Sprint(r))
+			p.gap(schema.GapInternalError, 0, 0, fmt.Sprintf("%s: %v", step, r))
+		}
+	}()
+	f()
+}
+
+// startFlusher delivers records in the background (Managed Instances, where
+// the environment is never frozen). The returned func stops it and waits.
+func startFlusher(ctx context.Context, p *pipeline, wg *sync.WaitGroup) func() {
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	wg.Go(func() {
+		defer close(done)
+		t := time.NewTicker(backgroundFlushDelay)
+		defer t.Stop()
+		for {
+			select {
+			case <-fctx.Done():
+				return
+			case <-t.C:
+				wctx, cancel := context.WithTimeout(context.WithoutCancel(fctx), 5*time.Second)
+				p.flush(fctx, wctx)
+				cancel()
+			}
+		}
+	})
+	return func() { cancel(); <-done }
+}
+
+// subscribe subscribes to the Telemetry API with the newest schema, falling
+// back to the previous one if refused. It reports whether it succeeded; a
+// refusal is never fatal.
+func subscribe(ctx context.Context, c *Client, uri string, types []string, log *slog.Logger) bool {
+	var errs []error
+	for _, schemaVersion := range []string{"2025-01-29", "2022-12-13"} {
+		s := Subscription{
+			SchemaVersion: schemaVersion,
+			Types:         types,
+			// The smallest buffering Lambda allows: records reach us within
+			// 25 ms, and the listener never holds much.
+			Buffering: Buffering{MaxItems: 1000, MaxBytes: 262144, TimeoutMs: 25},
+		}
+		s.Destination.Protocol = "HTTP"
+		s.Destination.URI = uri
+		sctx, cancel := context.WithTimeout(ctx, apiTimeout)
+		err := c.Subscribe(sctx, s)
+		cancel()
+		if err == nil {
+			return true
+		}
+		errs = append(errs, fmt.Errorf("schema %s: %w", schemaVersion, err))
+	}
+	log.Error("telemetry subscription failed; continuing without platform records", "error", errors.Join(errs...))
+	return false
+}
+
+// openSinks builds the configured sinks. A sink that cannot be built is
+// reported and left out; with none left, stdout is used so that records are
+// never dropped for want of a sink.
+func openSinks(cfg config.Config, out io.Writer) ([]sinks.Sink, error) {
+	var ss []sinks.Sink
+	var errs []error
+	for _, name := range cfg.Sinks {
+		switch name {
+		case config.SinkStdout:
+			ss = append(ss, stdout.New(out))
+		case config.SinkFile:
+			s, err := file.New(file.Config{Dir: cfg.FileDir})
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			ss = append(ss, s)
+		default:
+			errs = append(errs, fmt.Errorf("unknown sink %q", name))
+		}
+	}
+	if len(ss) == 0 {
+		ss = append(ss, stdout.New(out))
+	}
+	return ss, errors.Join(errs...)
+}

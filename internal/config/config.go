@@ -1,0 +1,194 @@
+// Package config reads the extension's configuration from the environment,
+// in one place, and validates it.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Var documents one environment variable the extension reads.
+type Var struct {
+	Name    string
+	Default string
+	Doc     string
+}
+
+// Variables lists every AUDITTRAIL_* variable, with its default and meaning.
+// The README's table is checked against it.
+func Variables() []Var {
+	return []Var{
+		{"AUDITTRAIL_SINKS", "stdout", "Comma-separated sinks to deliver to: `stdout` (one JSON line per record, to CloudWatch Logs), `file` (the local file store)."},
+		{"AUDITTRAIL_FILE_DIR", "$TMPDIR/audittrail/trail", "Directory of the file store (`file` sink): zstd-compressed NDJSON segments."},
+		{"AUDITTRAIL_TELEMETRY_TYPES", "platform", "Telemetry API streams to subscribe to: `platform`, `function`, `extension`. Adding `function` or `extension` writes their log lines as `log` records (the extension's own lines are always left out)."},
+		{"AUDITTRAIL_QUEUE_BYTES", "4194304", "Bound of the in-memory record queue, in bytes; records beyond it are dropped and counted in a coverage-gap record."},
+		{"AUDITTRAIL_LOG_LEVEL", "info", "Level of the extension's own logs (JSON on stderr): `debug`, `info`, `warn`, `error`."},
+	}
+}
+
+// LambdaVariables lists the variables Lambda sets that the extension reads.
+func LambdaVariables() []Var {
+	return []Var{
+		{"AWS_LAMBDA_RUNTIME_API", "", "Host and port of the Extensions and Telemetry APIs."},
+		{"AWS_LAMBDA_FUNCTION_NAME", "", "faas.name."},
+		{"AWS_LAMBDA_FUNCTION_VERSION", "", "faas.version."},
+		{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "", "faas.max_memory."},
+		{"AWS_REGION", "", "cloud.region."},
+		{"AWS_LAMBDA_INITIALIZATION_TYPE", "", "`lambda-managed-instances` switches to Managed Instances mode (SHUTDOWN-only registration, concurrent invocations)."},
+		{"TMPDIR", "/tmp", "Base of the default file store directory."},
+	}
+}
+
+// Sink names.
+const (
+	SinkStdout = "stdout"
+	SinkFile   = "file"
+)
+
+// Config is the extension's whole configuration.
+type Config struct {
+	Sinks          []string
+	FileDir        string
+	TelemetryTypes []string
+	QueueBytes     int
+	LogLevel       slog.Level
+	Lambda         Lambda
+}
+
+// Lambda is what the platform tells the extension through its environment.
+type Lambda struct {
+	RuntimeAPI         string
+	FunctionName       string
+	FunctionVersion    string
+	Region             string
+	MemoryMB           int64
+	InitializationType string
+}
+
+// ManagedInstances reports whether the function runs on Lambda Managed
+// Instances, where extensions register for SHUTDOWN only and invocations run
+// concurrently.
+func (l Lambda) ManagedInstances() bool {
+	return l.InitializationType == "lambda-managed-instances"
+}
+
+// FromEnv reads the configuration through lookup (os.LookupEnv in
+// production, a map in tests). It returns a usable configuration together
+// with every problem found, joined: fields with problems fall back to their
+// defaults.
+func FromEnv(lookup func(string) (string, bool)) (Config, error) {
+	get := func(name, def string) string {
+		if v, ok := lookup(name); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		return def
+	}
+	tmp := get("TMPDIR", "/tmp")
+	c := Config{
+		Sinks:          splitList(get("AUDITTRAIL_SINKS", SinkStdout)),
+		FileDir:        get("AUDITTRAIL_FILE_DIR", filepath.Join(tmp, "audittrail", "trail")),
+		TelemetryTypes: splitList(get("AUDITTRAIL_TELEMETRY_TYPES", "platform")),
+		QueueBytes:     4 << 20,
+		Lambda: Lambda{
+			RuntimeAPI:         get("AWS_LAMBDA_RUNTIME_API", ""),
+			FunctionName:       get("AWS_LAMBDA_FUNCTION_NAME", ""),
+			FunctionVersion:    get("AWS_LAMBDA_FUNCTION_VERSION", ""),
+			Region:             get("AWS_REGION", ""),
+			InitializationType: get("AWS_LAMBDA_INITIALIZATION_TYPE", ""),
+		},
+	}
+	var errs []error
+	if v := get("AUDITTRAIL_QUEUE_BYTES", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("AUDITTRAIL_QUEUE_BYTES: %q is not a number of bytes", v))
+		} else {
+			c.QueueBytes = n
+		}
+	}
+	if v := get("AUDITTRAIL_LOG_LEVEL", ""); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			errs = append(errs, fmt.Errorf("AUDITTRAIL_LOG_LEVEL: %q is not one of debug, info, warn, error", v))
+		}
+	}
+	if v := get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", ""); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("AWS_LAMBDA_FUNCTION_MEMORY_SIZE: %q is not a number", v))
+		}
+		c.Lambda.MemoryMB = n
+	}
+	errs = append(errs, c.Validate())
+	c.sanitize()
+	return c, errors.Join(errs...)
+}
+
+// sanitize replaces what Validate rejects with defaults, so that a bad value
+// disables one option, never the extension.
+func (c *Config) sanitize() {
+	c.Sinks = slices.DeleteFunc(c.Sinks, func(s string) bool { return s != SinkStdout && s != SinkFile })
+	if len(c.Sinks) == 0 {
+		c.Sinks = []string{SinkStdout}
+	}
+	c.TelemetryTypes = slices.DeleteFunc(c.TelemetryTypes, func(t string) bool {
+		return t != "platform" && t != "function" && t != "extension"
+	})
+	if !slices.Contains(c.TelemetryTypes, "platform") {
+		c.TelemetryTypes = append([]string{"platform"}, c.TelemetryTypes...)
+	}
+	if c.QueueBytes < 64<<10 {
+		c.QueueBytes = 4 << 20
+	}
+}
+
+// Validate reports every problem in c, each prefixed with the variable that
+// sets the field.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Sinks) == 0 {
+		errs = append(errs, errors.New("AUDITTRAIL_SINKS: no sink given"))
+	}
+	for _, s := range c.Sinks {
+		if s != SinkStdout && s != SinkFile {
+			errs = append(errs, fmt.Errorf("AUDITTRAIL_SINKS: unknown sink %q (known: stdout, file)", s))
+		}
+	}
+	if slices.Contains(c.Sinks, SinkFile) && c.FileDir == "" {
+		errs = append(errs, errors.New("AUDITTRAIL_FILE_DIR: required by the file sink"))
+	}
+	if len(c.TelemetryTypes) == 0 {
+		errs = append(errs, errors.New("AUDITTRAIL_TELEMETRY_TYPES: no type given"))
+	}
+	for _, t := range c.TelemetryTypes {
+		if t != "platform" && t != "function" && t != "extension" {
+			errs = append(errs, fmt.Errorf("AUDITTRAIL_TELEMETRY_TYPES: unknown type %q (known: platform, function, extension)", t))
+		}
+	}
+	if !slices.Contains(c.TelemetryTypes, "platform") {
+		errs = append(errs, errors.New("AUDITTRAIL_TELEMETRY_TYPES: must include platform (invocation records come from it)"))
+	}
+	if c.QueueBytes < 64<<10 {
+		errs = append(errs, fmt.Errorf("AUDITTRAIL_QUEUE_BYTES: %d is below the minimum of 65536", c.QueueBytes))
+	}
+	return errors.Join(errs...)
+}
+
+// LogRecords reports whether function or extension log lines become records.
+func (c Config) LogRecords() bool {
+	return slices.Contains(c.TelemetryTypes, "function") || slices.Contains(c.TelemetryTypes, "extension")
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if p := strings.ToLower(strings.TrimSpace(part)); p != "" && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,128 @@
+package config
+
+import (
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func lookupFrom(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		check   func(t *testing.T, c Config)
+		wantErr []string
+	}{
+		{
+			name: "defaults",
+			env:  map[string]string{},
+			check: func(t *testing.T, c Config) {
+				if !slices.Equal(c.Sinks, []string{"stdout"}) || c.FileDir != "/tmp/audittrail/trail" ||
+					!slices.Equal(c.TelemetryTypes, []string{"platform"}) || c.QueueBytes != 4<<20 || c.LogLevel != slog.LevelInfo || c.LogRecords() {
+					t.Errorf("defaults = %+v", c)
+				}
+			},
+		},
+		{
+			name: "all set",
+			env: map[string]string{
+				"AUDITTRAIL_SINKS": " File , stdout,file", "AUDITTRAIL_FILE_DIR": "/x", "AUDITTRAIL_TELEMETRY_TYPES": "platform,function",
+				"AUDITTRAIL_QUEUE_BYTES": "100000", "AUDITTRAIL_LOG_LEVEL": "debug", "TMPDIR": "/t",
+				"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512", "AWS_LAMBDA_INITIALIZATION_TYPE": "lambda-managed-instances",
+			},
+			check: func(t *testing.T, c Config) {
+				if !slices.Equal(c.Sinks, []string{"file", "stdout"}) || c.FileDir != "/x" || !c.LogRecords() ||
+					c.QueueBytes != 100000 || c.LogLevel != slog.LevelDebug || c.Lambda.MemoryMB != 512 || !c.Lambda.ManagedInstances() {
+					t.Errorf("config = %+v", c)
+				}
+			},
+		},
+		{
+			name: "TMPDIR moves the default file dir",
+			env:  map[string]string{"TMPDIR": "/sandbox/tmp"},
+			check: func(t *testing.T, c Config) {
+				if c.FileDir != "/sandbox/tmp/audittrail/trail" {
+					t.Errorf("FileDir = %q", c.FileDir)
+				}
+			},
+		},
+		{
+			name: "every problem reported, defaults kept",
+			env: map[string]string{
+				"AUDITTRAIL_SINKS": "splunkk", "AUDITTRAIL_TELEMETRY_TYPES": "function,metrics",
+				"AUDITTRAIL_QUEUE_BYTES": "lots", "AUDITTRAIL_LOG_LEVEL": "loud",
+			},
+			wantErr: []string{`AUDITTRAIL_SINKS: unknown sink "splunkk"`, `AUDITTRAIL_TELEMETRY_TYPES: unknown type "metrics"`,
+				"AUDITTRAIL_TELEMETRY_TYPES: must include platform", "AUDITTRAIL_QUEUE_BYTES", "AUDITTRAIL_LOG_LEVEL"},
+			check: func(t *testing.T, c Config) {
+				if !slices.Equal(c.Sinks, []string{"stdout"}) || !slices.Equal(c.TelemetryTypes, []string{"platform", "function"}) || c.QueueBytes != 4<<20 {
+					t.Errorf("sanitized config = %+v", c)
+				}
+			},
+		},
+		{
+			name:    "queue too small",
+			env:     map[string]string{"AUDITTRAIL_QUEUE_BYTES": "10"},
+			wantErr: []string{"below the minimum"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := FromEnv(lookupFrom(tt.env))
+			if len(tt.wantErr) == 0 && err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			for _, want := range tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("error %v does not contain %q", err, want)
+				}
+			}
+			if tt.check != nil {
+				tt.check(t, c)
+			}
+		})
+	}
+}
+
+// TestREADMEDocumentsEveryVariable keeps the README's table in step with the
+// variables the code reads.
+func TestREADMEDocumentsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Variables() {
+		row := "| `" + v.Name + "` | `" + v.Default + "` | " + v.Doc + " |"
+		if !strings.Contains(string(readme), row) {
+			t.Errorf("README lacks the row:\n%s", row)
+		}
+	}
+	for _, v := range LambdaVariables() {
+		if !strings.Contains(string(readme), "`"+v.Name+"`") {
+			t.Errorf("README does not mention %s", v.Name)
+		}
+	}
+}
+
+// TestEveryVariableReadIsDocumented fails when FromEnv reads a variable that
+// Variables or LambdaVariables does not list, or lists one it never reads.
+func TestEveryVariableReadIsDocumented(t *testing.T) {
+	var read []string
+	_, _ = FromEnv(func(k string) (string, bool) { read = append(read, k); return "", false })
+	var documented []string
+	for _, v := range append(Variables(), LambdaVariables()...) {
+		documented = append(documented, v.Name)
+	}
+	slices.Sort(read)
+	read = slices.Compact(read)
+	slices.Sort(documented)
+	if !slices.Equal(read, documented) {
+		t.Errorf("read %v\ndocumented %v", read, documented)
+	}
+}

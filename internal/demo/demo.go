@@ -1,0 +1,193 @@
+// Package demo runs the whole audittrail pipeline locally: lambdasim starts
+// the extension and the sample function, the demo sends a realistic mix of
+// API requests, shuts the environment down, and summarizes the trail.
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/audittrail/audittrail/internal/lambdasim"
+	"github.com/audittrail/audittrail/internal/lambdasim/samplefn"
+	"github.com/audittrail/audittrail/layer"
+	"github.com/audittrail/audittrail/schema"
+	"github.com/audittrail/audittrail/sinks/file"
+)
+
+// Options configure a demo run.
+type Options struct {
+	// TrailDir is the file store the extension writes to; earlier demo
+	// segments in it are removed first.
+	TrailDir string
+	// Out receives the progress lines and the summary.
+	Out io.Writer
+	// Executable is the audittrail binary; empty means the running one.
+	Executable string
+}
+
+// request is one call of the demo's traffic mix.
+type request struct {
+	method, path string
+	opt          samplefn.EventOptions
+	why          string
+}
+
+func traffic() []request {
+	reader := samplefn.EventOptions{SourceIP: "203.0.113.10", UserAgent: "curl/8.5.0",
+		JWT: &samplefn.JWT{Subject: "user-7f3a", Scopes: []string{"users:read"}}}
+	admin := samplefn.EventOptions{SourceIP: "198.51.100.4", UserAgent: "Mozilla/5.0",
+		JWT: &samplefn.JWT{Subject: "admin-01", Scopes: []string{"users:read", "admin"}}}
+	anon := samplefn.EventOptions{SourceIP: "192.0.2.66", UserAgent: "python-requests/2.31"}
+	return []request{
+		{"GET", "/health", anon, "cold start"},
+		{"GET", "/users/42", reader, ""},
+		{"POST", "/users", admin, ""},
+		{"DELETE", "/users/42", anon, "no credentials"},
+		{"DELETE", "/users/42", anon, "no credentials"},
+		{"DELETE", "/users/42", reader, "missing admin scope"},
+		{"GET", "/admin", reader, "forbidden"},
+		{"DELETE", "/users/42", admin, ""},
+		{"GET", "/slow?ms=150", reader, "slow route"},
+		{"GET", "/error", reader, "handled error"},
+		{"GET", "/does-not-exist", anon, "unknown route"},
+		{"GET", "/panic", anon, "runtime crash: reset"},
+		{"GET", "/users/43", reader, "cold start after the reset"},
+		{"GET", "/timeout", reader, "function timeout: reset"},
+		{"GET", "/health", anon, "cold start after the reset"},
+	}
+}
+
+// Run runs the demo.
+func Run(ctx context.Context, opts Options) error {
+	exe := opts.Executable
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return fmt.Errorf("locating the audittrail binary: %w", err)
+		}
+	}
+	trail, err := filepath.Abs(opts.TrailDir)
+	if err != nil {
+		return err
+	}
+	if err := clearTrail(trail); err != nil {
+		return err
+	}
+	opt, err := os.MkdirTemp("", "audittrail-demo-opt")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(opt)
+	if err := layer.Install(opt, exe); err != nil {
+		return err
+	}
+	sim, err := lambdasim.New(lambdasim.Config{
+		OptDir:        opt,
+		Runtime:       []string{exe, "demo-function"},
+		OSOnlyRuntime: true,
+		Env:           map[string]string{"AUDITTRAIL_SINKS": "file", "AUDITTRAIL_FILE_DIR": trail},
+		FunctionName:  "orders-api",
+		Timeout:       time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+
+	fmt.Fprintf(opts.Out, "lambdasim: function orders-api with the audittrail layer (timeout 1s)\n\n")
+	for _, r := range traffic() {
+		res, err := sim.Invoke(ctx, samplefn.HTTPEvent(r.method, r.path, r.opt))
+		if err != nil {
+			return fmt.Errorf("invoke %s %s: %w", r.method, r.path, err)
+		}
+		fmt.Fprintf(opts.Out, "  %-6s %-16s -> %-22s %6.1f ms%s\n", r.method, r.path, outcome(res),
+			float64(res.ResponseLatency)/float64(time.Millisecond), note(r.why))
+	}
+	if _, err := sim.Shutdown(ctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return summarize(opts.Out, trail)
+}
+
+// outcome describes what the caller got back.
+func outcome(res *lambdasim.Result) string {
+	if res.ErrorType != "" {
+		return res.ErrorType
+	}
+	var resp struct {
+		StatusCode int `json:"statusCode"`
+	}
+	if json.Unmarshal(res.Payload, &resp) == nil && resp.StatusCode != 0 {
+		return fmt.Sprintf("HTTP %d", resp.StatusCode)
+	}
+	return "ok"
+}
+
+func note(why string) string {
+	if why == "" {
+		return ""
+	}
+	return "   (" + why + ")"
+}
+
+// clearTrail removes the segments of an earlier demo run.
+func clearTrail(dir string) error {
+	segs, err := file.Segments(dir)
+	if err != nil {
+		return err
+	}
+	for _, s := range segs {
+		if err := os.Remove(s); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// summarize reads the trail back and prints what it holds.
+func summarize(out io.Writer, trail string) error {
+	var total, invocations, cold, failed, gaps, shutdowns, inits int
+	err := file.Scan(trail, func(b []byte) error {
+		var r schema.Record
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fmt.Errorf("trail record: %w", err)
+		}
+		total++
+		switch r.Event.Action {
+		case schema.ActionInit:
+			inits++
+		case schema.ActionInvocation:
+			invocations++
+			if r.FaaS.Coldstart != nil && *r.FaaS.Coldstart {
+				cold++
+			}
+			if r.Event.Outcome == schema.OutcomeFailure {
+				failed++
+			}
+		case schema.ActionShutdown:
+			shutdowns++
+		case schema.ActionCoverageGap:
+			gaps++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	segs, _ := file.Segments(trail)
+	fmt.Fprintf(out, "\nThe trail:\n")
+	fmt.Fprintf(out, "  invocations      %d (%d cold starts, %d failed)\n", invocations, cold, failed)
+	fmt.Fprintf(out, "  environments     %d init, %d shutdown records\n", inits, shutdowns)
+	fmt.Fprintf(out, "  coverage gaps    %d\n", gaps)
+	fmt.Fprintf(out, "  records written  %d, in %d segment(s) under %s\n", total, len(segs), trail)
+	if invocations == 0 {
+		return errors.New("the trail holds no invocation records")
+	}
+	return nil
+}

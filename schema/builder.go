@@ -1,0 +1,648 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Environment is what the builder knows before telemetry arrives.
+type Environment struct {
+	EnvID                                            string
+	FunctionName, FunctionVersion, Region, AccountID string
+	MemoryMB                                         int64
+	InitializationType                               string
+	Logs                                             bool
+}
+
+// TelemetryEvent is one element of a Telemetry API batch.
+type TelemetryEvent struct {
+	Time   time.Time       `json:"time"`
+	Type   string          `json:"type"`
+	Record json.RawMessage `json:"record"`
+}
+
+// ParseTelemetryBatch decodes one POST body (a JSON array).
+func ParseTelemetryBatch(body []byte) ([]TelemetryEvent, error) {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, fmt.Errorf("telemetry batch: %w", err)
+	}
+	events := make([]TelemetryEvent, 0, len(raw))
+	var errs []error
+	for i, r := range raw {
+		var ev TelemetryEvent
+		if err := json.Unmarshal(r, &ev); err != nil {
+			errs = append(errs, fmt.Errorf("element %d: %w", i, err))
+			continue
+		}
+		if ev.Type == "" {
+			errs = append(errs, fmt.Errorf("element %d: no type", i))
+			continue
+		}
+		events = append(events, ev)
+	}
+	return events, errors.Join(errs...)
+}
+
+// Wire shapes of the platform records the builder reads.
+type (
+	tracing struct {
+		Type  string `json:"type"`
+		Value string `json:"value"`
+	}
+	initStart struct {
+		InitializationType string `json:"initializationType"`
+		Phase              string `json:"phase"`
+		FunctionName       string `json:"functionName"`
+		FunctionVersion    string `json:"functionVersion"`
+		InstanceID         string `json:"instanceId"`
+		InstanceMaxMemory  int64  `json:"instanceMaxMemory"`
+		RuntimeVersion     string `json:"runtimeVersion"`
+		RuntimeVersionArn  string `json:"runtimeVersionArn"`
+	}
+	initDone struct {
+		InitializationType string `json:"initializationType"`
+		Phase              string `json:"phase"`
+		Status             string `json:"status"`
+		ErrorType          string `json:"errorType"`
+		Metrics            struct {
+			DurationMs *float64 `json:"durationMs"`
+		} `json:"metrics"`
+	}
+	invokeRecord struct {
+		RequestID string   `json:"requestId"`
+		Version   string   `json:"version"`
+		Status    string   `json:"status"`
+		ErrorType string   `json:"errorType"`
+		Tracing   *tracing `json:"tracing"`
+		Metrics   struct {
+			DurationMs        *float64 `json:"durationMs"`
+			BilledDurationMs  *int64   `json:"billedDurationMs"`
+			MemorySizeMB      *int64   `json:"memorySizeMB"`
+			MaxMemoryUsedMB   *int64   `json:"maxMemoryUsedMB"`
+			InitDurationMs    *float64 `json:"initDurationMs"`
+			RestoreDurationMs *float64 `json:"restoreDurationMs"`
+			ProducedBytes     *int64   `json:"producedBytes"`
+		} `json:"metrics"`
+	}
+	logsDropped struct {
+		DroppedBytes   int64  `json:"droppedBytes"`
+		DroppedRecords int64  `json:"droppedRecords"`
+		Reason         string `json:"reason"`
+	}
+	jsonLog struct {
+		Level     string `json:"level"`
+		RequestID string `json:"requestId"`
+		Message   any    `json:"message"`
+	}
+)
+
+// maxTracked bounds the invocations held in memory.
+const maxTracked = 10000
+
+// invocation is what is known of one request so far.
+type invocation struct {
+	rec         Record
+	seq         int // order of first sight, for eviction and Pending
+	started     bool
+	runtimeDone bool
+}
+
+// Builder turns telemetry events and INVOKE events into audit records. It
+// correlates by request id, never by order. Not safe for concurrent use.
+type Builder struct {
+	env      Environment
+	instance string
+	init     *Record
+	inits    int // init records emitted
+	invs     map[string]*invocation
+	seq      int
+	gaps     int
+	logs     int
+	done     []string // recently finished request ids, at most recentDone
+	accountI string
+	resource string
+}
+
+// NewBuilder returns a builder for one execution environment.
+func NewBuilder(env Environment) *Builder {
+	b := &Builder{env: env, invs: map[string]*invocation{}, accountI: env.AccountID}
+	if env.Region != "" && env.AccountID != "" && env.FunctionName != "" {
+		b.resource = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", env.Region, env.AccountID, env.FunctionName)
+	}
+	return b
+}
+
+// base returns a record with the fields every record carries.
+func (b *Builder) base(action, id string, at time.Time) Record {
+	r := Record{
+		Timestamp: at.UTC(),
+		Event:     Event{ID: id, Kind: "event", Action: action, Outcome: OutcomeUnknown},
+		Audit:     Audit{SchemaVersion: Version, EnvID: b.env.EnvID},
+		Cloud:     Cloud{Provider: "aws", Platform: "aws_lambda", Region: b.env.Region, ResourceID: b.resource},
+		FaaS: FaaS{
+			Name:     b.env.FunctionName,
+			Version:  b.env.FunctionVersion,
+			Instance: b.instance,
+		},
+	}
+	if b.accountI != "" {
+		r.Cloud.Account = &struct {
+			ID string `json:"id"`
+		}{b.accountI}
+	}
+	if b.env.MemoryMB > 0 {
+		r.FaaS.MaxMemory = b.env.MemoryMB << 20
+	}
+	return r
+}
+
+func (r *Record) lambda() *Lambda {
+	if r.AWS == nil {
+		r.AWS = &AWS{}
+	}
+	if r.AWS.Lambda == nil {
+		r.AWS.Lambda = &Lambda{}
+	}
+	return r.AWS.Lambda
+}
+
+// Invoke notes an Extensions API INVOKE event.
+func (b *Builder) Invoke(requestID, invokedARN, traceHeader string, deadline time.Time) {
+	if requestID == "" {
+		return
+	}
+	if res, account, ok := parseFunctionARN(invokedARN); ok {
+		b.resource, b.accountI = res, account
+	}
+	inv := b.invocation(requestID, time.Now())
+	if invokedARN != "" {
+		inv.rec.lambda().InvokedARN = invokedARN
+	}
+	setTrace(&inv.rec, traceHeader)
+	_ = deadline
+}
+
+// invocation returns the tracked invocation for id, creating it.
+func (b *Builder) invocation(id string, at time.Time) *invocation {
+	if inv, ok := b.invs[id]; ok {
+		return inv
+	}
+	b.seq++
+	inv := &invocation{seq: b.seq, rec: b.base(ActionInvocation, RecordID("invocation/"+id), at)}
+	inv.rec.FaaS.InvocationID = id
+	inv.rec.Audit.Capture = CaptureTelemetry
+	b.invs[id] = inv
+	return inv
+}
+
+// Add consumes one telemetry event and returns the records it completes.
+func (b *Builder) Add(ev TelemetryEvent) ([]Record, error) {
+	switch ev.Type {
+	case "platform.initStart", "platform.restoreStart":
+		var r initStart
+		if err := decode(ev, &r); err != nil {
+			return nil, err
+		}
+		b.onInitStart(ev, r)
+		return nil, nil
+	case "platform.initRuntimeDone", "platform.restoreRuntimeDone":
+		var r initDone
+		if err := decode(ev, &r); err != nil {
+			return nil, err
+		}
+		if b.init != nil {
+			b.applyInitStatus(r)
+		}
+		return nil, nil
+	case "platform.initReport", "platform.restoreReport":
+		var r initDone
+		if err := decode(ev, &r); err != nil {
+			return nil, err
+		}
+		return b.onInitReport(ev, r), nil
+	case "platform.start", "platform.runtimeDone", "platform.report":
+		var r invokeRecord
+		if err := decode(ev, &r); err != nil {
+			return nil, err
+		}
+		if r.RequestID == "" {
+			return nil, fmt.Errorf("%s: no requestId", ev.Type)
+		}
+		return b.onInvocation(ev, r), nil
+	case "platform.logsDropped":
+		var r logsDropped
+		if err := decode(ev, &r); err != nil {
+			return nil, err
+		}
+		return []Record{b.Gap(GapLambdaLogsDropped, "lambda", r.DroppedRecords, r.DroppedBytes, r.Reason, ev.Time)}, nil
+	case "function", "extension":
+		return b.onLog(ev)
+	default:
+		return nil, nil // platform.extension, platform.telemetrySubscription, future types
+	}
+}
+
+func decode(ev TelemetryEvent, into any) error {
+	if len(ev.Record) == 0 || ev.Record[0] != '{' {
+		return fmt.Errorf("%s: record is not an object", ev.Type)
+	}
+	if err := json.Unmarshal(ev.Record, into); err != nil {
+		return fmt.Errorf("%s: %w", ev.Type, err)
+	}
+	return nil
+}
+
+func (b *Builder) onInitStart(ev TelemetryEvent, r initStart) {
+	if r.InstanceID != "" {
+		b.instance = r.InstanceID
+	}
+	if b.env.FunctionName == "" {
+		b.env.FunctionName = r.FunctionName
+	}
+	if b.env.FunctionVersion == "" {
+		b.env.FunctionVersion = r.FunctionVersion
+	}
+	rec := b.base(ActionInit, RecordID(fmt.Sprintf("init/%s/%d", b.env.EnvID, b.inits)), ev.Time)
+	start := ev.Time.UTC()
+	rec.Event.Start = &start
+	l := rec.lambda()
+	l.InitializationType = r.InitializationType
+	if l.InitializationType == "" {
+		l.InitializationType = b.env.InitializationType
+	}
+	l.InitPhase = r.Phase
+	if ev.Type == "platform.restoreStart" {
+		l.InitPhase = "restore"
+	}
+	l.RuntimeVersion, l.RuntimeVersionARN = r.RuntimeVersion, r.RuntimeVersionArn
+	b.init = &rec
+}
+
+func (b *Builder) applyInitStatus(r initDone) {
+	l := b.init.lambda()
+	if r.Status != "" {
+		l.Status = r.Status
+		b.init.Event.Outcome = outcome(r.Status)
+	}
+	if r.ErrorType != "" {
+		b.init.Error = &Error{Type: r.ErrorType}
+	}
+}
+
+func (b *Builder) onInitReport(ev TelemetryEvent, r initDone) []Record {
+	if b.init == nil { // report without start: make the record from what we have
+		b.onInitStart(ev, initStart{InitializationType: r.InitializationType, Phase: r.Phase})
+		b.init.Event.Start = nil
+	}
+	b.applyInitStatus(r)
+	if d := r.Metrics.DurationMs; d != nil {
+		b.init.lambda().DurationMs = d
+		ns := int64(*d * 1e6)
+		b.init.Event.Duration = &ns
+		if b.init.Event.Start != nil {
+			end := b.init.Event.Start.Add(time.Duration(ns))
+			b.init.Event.End = &end
+		}
+	}
+	rec := *b.init
+	b.init = nil
+	b.inits++
+	return []Record{rec}
+}
+
+func (b *Builder) onInvocation(ev TelemetryEvent, r invokeRecord) []Record {
+	inv := b.invocation(r.RequestID, ev.Time)
+	rec := &inv.rec
+	if r.Tracing != nil {
+		setTrace(rec, r.Tracing.Value)
+	}
+	if r.Version != "" {
+		rec.FaaS.Version = r.Version
+	}
+	if r.Status != "" {
+		rec.lambda().Status = r.Status
+		rec.Event.Outcome = outcome(r.Status)
+		if r.ErrorType != "" {
+			rec.Error = &Error{Type: r.ErrorType}
+		} else if r.Status == "timeout" {
+			rec.Error = &Error{Type: "Sandbox.Timedout"}
+		}
+	}
+	m := r.Metrics
+	switch ev.Type {
+	case "platform.start":
+		if !inv.started {
+			inv.started = true
+			start := ev.Time.UTC()
+			rec.Timestamp, rec.Event.Start = start, &start
+		}
+		return nil
+	case "platform.runtimeDone":
+		inv.runtimeDone = true
+		l := rec.lambda()
+		if m.ProducedBytes != nil {
+			l.ProducedBytes = m.ProducedBytes
+		}
+		if m.DurationMs != nil && l.DurationMs == nil {
+			l.DurationMs = m.DurationMs
+		}
+		return nil
+	}
+	// platform.report completes the record.
+	inv.runtimeDone = true
+	l := rec.lambda()
+	if m.DurationMs != nil {
+		l.DurationMs = m.DurationMs
+	}
+	l.BilledDurationMs, l.MemorySizeMB, l.MaxMemoryUsedMB = m.BilledDurationMs, m.MemorySizeMB, m.MaxMemoryUsedMB
+	l.InitDurationMs, l.RestoreDurationMs = m.InitDurationMs, m.RestoreDurationMs
+	cold := m.InitDurationMs != nil
+	if !cold && m.BilledDurationMs == nil { // Managed Instances: no metrics to tell
+		cold = b.firstOnDemand(inv)
+	}
+	rec.FaaS.Coldstart = &cold
+	return append([]Record{b.finish(r.RequestID, inv)}, b.evict()...)
+}
+
+// firstOnDemand reports whether inv is the environment's first invocation
+// and the environment was initialised on demand.
+func (b *Builder) firstOnDemand(inv *invocation) bool {
+	t := b.env.InitializationType
+	return inv.seq == 1 && (t == "" || t == "on-demand")
+}
+
+// finish completes an invocation record and forgets the invocation.
+func (b *Builder) finish(id string, inv *invocation) Record {
+	rec := inv.rec
+	if l := rec.AWS; l != nil && l.Lambda != nil && l.Lambda.DurationMs != nil {
+		ns := int64(*l.Lambda.DurationMs * 1e6)
+		rec.Event.Duration = &ns
+		if rec.Event.Start != nil {
+			end := rec.Event.Start.Add(time.Duration(ns))
+			rec.Event.End = &end
+		}
+	}
+	if rec.FaaS.Coldstart == nil {
+		cold := b.firstOnDemand(inv)
+		rec.FaaS.Coldstart = &cold
+	}
+	delete(b.invs, id)
+	if len(b.done) == recentDone {
+		b.done = b.done[1:]
+	}
+	b.done = append(b.done, id)
+	return rec
+}
+
+// evict emits the oldest tracked invocations as incomplete while more than
+// maxTracked are held, so memory stays bounded.
+func (b *Builder) evict() []Record {
+	var out []Record
+	for len(b.invs) > maxTracked {
+		id := b.oldest()
+		inv := b.invs[id]
+		inv.rec.Audit.Incomplete = true
+		out = append(out, b.finish(id, inv))
+	}
+	return out
+}
+
+func (b *Builder) oldest() string {
+	var id string
+	min := 0
+	for k, inv := range b.invs {
+		if id == "" || inv.seq < min {
+			id, min = k, inv.seq
+		}
+	}
+	return id
+}
+
+// RuntimeDone reports whether platform.runtimeDone (or platform.report) was
+// seen for requestID. A report finishes an invocation, so an id that is no
+// longer tracked but was seen counts as done.
+func (b *Builder) RuntimeDone(requestID string) bool {
+	inv, ok := b.invs[requestID]
+	if !ok {
+		return b.seen(requestID)
+	}
+	return inv.runtimeDone
+}
+
+// recentDone bounds the memory of finished request ids.
+const recentDone = 256
+
+// seen reports whether requestID was finished recently.
+func (b *Builder) seen(requestID string) bool {
+	return slices.Contains(b.done, requestID)
+}
+
+// Pending returns the request ids of invocations that started but have no
+// platform.report yet, oldest first.
+func (b *Builder) Pending() []string {
+	ids := make([]string, 0, len(b.invs))
+	for id := range b.invs {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(x, y string) int { return b.invs[x].seq - b.invs[y].seq })
+	return ids
+}
+
+// Shutdown emits the records still held, marked incomplete (invocations
+// without platform.report, with one coverage gap counting them, and an init
+// without platform.initReport), then the shutdown record.
+func (b *Builder) Shutdown(reason string, at time.Time) []Record {
+	var out []Record
+	if b.init != nil {
+		b.init.Audit.Incomplete = true
+		out = append(out, *b.init)
+		b.init = nil
+	}
+	pending := b.Pending()
+	for _, id := range pending {
+		inv := b.invs[id]
+		inv.rec.Audit.Incomplete = true
+		out = append(out, b.finish(id, inv))
+	}
+	if len(pending) > 0 {
+		out = append(out, b.Gap(GapReportMissing, "lambda", int64(len(pending)), 0,
+			"invocations ended without platform.report; their records are incomplete", at))
+	}
+	reason = strings.ToLower(reason)
+	rec := b.base(ActionShutdown, RecordID("shutdown/"+b.env.EnvID), at)
+	rec.lambda().ShutdownReason = reason
+	switch reason {
+	case "spindown":
+		rec.Event.Outcome = OutcomeSuccess
+		rec.Event.Reason = "the environment was shut down normally (spindown)"
+	case "timeout":
+		rec.Event.Outcome = OutcomeFailure
+		rec.Event.Reason = "the environment was reset after a function timeout"
+	case "failure":
+		rec.Event.Outcome = OutcomeFailure
+		rec.Event.Reason = "the environment was reset after a failure (crash, out of memory, or an extension error)"
+	default:
+		rec.Event.Reason = "shutdown reason " + reason
+	}
+	return append(out, rec)
+}
+
+// Gap makes a coverage_gap record for a loss.
+func (b *Builder) Gap(reason, source string, records, bytes int64, detail string, at time.Time) Record {
+	rec := b.base(ActionCoverageGap, RecordID(fmt.Sprintf("gap/%s/%d", b.env.EnvID, b.gaps)), at)
+	b.gaps++
+	rec.Event.Kind = "alert"
+	rec.Event.Outcome = OutcomeFailure
+	rec.Event.Reason = fmt.Sprintf("%d records missing from the trail: %s", records, reason)
+	rec.Gap = &Gap{Reason: reason, Source: source, Records: records, Bytes: bytes, Detail: truncate(detail, 1024)}
+	return rec
+}
+
+// onLog turns a function or extension log line into a log record, when
+// log records are enabled and the line is not the extension's own.
+func (b *Builder) onLog(ev TelemetryEvent) ([]Record, error) {
+	if !b.env.Logs {
+		return nil, nil
+	}
+	if len(ev.Record) == 0 {
+		return nil, fmt.Errorf("%s: empty record", ev.Type)
+	}
+	var msg, level, requestID string
+	switch ev.Record[0] {
+	case '"':
+		if err := json.Unmarshal(ev.Record, &msg); err != nil {
+			return nil, fmt.Errorf("%s: %w", ev.Type, err)
+		}
+	case '{':
+		var l jsonLog
+		if err := json.Unmarshal(ev.Record, &l); err != nil {
+			return nil, fmt.Errorf("%s: %w", ev.Type, err)
+		}
+		level, requestID = l.Level, l.RequestID
+		if s, ok := l.Message.(string); ok {
+			msg = s
+		} else {
+			msg = string(ev.Record)
+		}
+	default:
+		return nil, fmt.Errorf("%s: record is neither a string nor an object", ev.Type)
+	}
+	if ev.Type == "extension" && (IsOwnLogLine([]byte(msg)) || IsOwnLogLine(ev.Record)) {
+		return nil, nil
+	}
+	rec := b.base(ActionLog, RecordID(fmt.Sprintf("log/%s/%d", b.env.EnvID, b.logs)), ev.Time)
+	b.logs++
+	rec.Event.Outcome = ""
+	if requestID == "" {
+		requestID = b.running()
+	}
+	rec.FaaS.InvocationID = requestID
+	rec.Log = &Log{Origin: ev.Type, Level: level, Message: truncate(msg, MaxLogMessage)}
+	rec.Log.Truncated = len(rec.Log.Message) < len(msg)
+	return []Record{rec}, nil
+}
+
+// running returns the request id of the one invocation started but not
+// done, or "" when there is none or more than one.
+func (b *Builder) running() string {
+	id := ""
+	for k, inv := range b.invs {
+		if inv.started && !inv.runtimeDone {
+			if id != "" {
+				return ""
+			}
+			id = k
+		}
+	}
+	return id
+}
+
+// IsOwnLogLine reports whether a log line was written by audittrail itself:
+// one of its slog lines ("logger":"audittrail"), an audit record, or an
+// undelivered-record line. Such lines never re-enter the trail.
+func IsOwnLogLine(line []byte) bool {
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 || line[0] != '{' {
+		return false
+	}
+	var probe struct {
+		Logger      string          `json:"logger"`
+		Audit       json.RawMessage `json:"audit"`
+		Undelivered json.RawMessage `json:"audittrail.undelivered"`
+	}
+	if json.Unmarshal(line, &probe) != nil {
+		return false
+	}
+	if probe.Logger == "audittrail" || len(probe.Undelivered) > 0 {
+		return true
+	}
+	var audit struct {
+		SchemaVersion string `json:"schema_version"`
+	}
+	return len(probe.Audit) > 0 && json.Unmarshal(probe.Audit, &audit) == nil && audit.SchemaVersion != ""
+}
+
+// outcome maps a platform status to event.outcome.
+func outcome(status string) string {
+	switch status {
+	case "success":
+		return OutcomeSuccess
+	case "":
+		return OutcomeUnknown
+	default:
+		return OutcomeFailure
+	}
+}
+
+// setTrace sets the X-Ray trace from an X-Amzn-Trace-Id value
+// ("Root=1-...;Parent=...;Sampled=1").
+func setTrace(rec *Record, header string) {
+	var x XRay
+	for part := range strings.SplitSeq(header, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "Root":
+			x.TraceID = v
+		case "Sampled":
+			s := v == "1"
+			x.Sampled = &s
+		}
+	}
+	if x.TraceID == "" {
+		return
+	}
+	if rec.AWS == nil {
+		rec.AWS = &AWS{}
+	}
+	rec.AWS.XRay = &x
+}
+
+// parseFunctionARN returns the function ARN without qualifier and the
+// account id of arn:aws:lambda:region:account:function:name[:qualifier].
+func parseFunctionARN(arn string) (resource, account string, ok bool) {
+	parts := strings.Split(arn, ":")
+	if len(parts) < 7 || parts[0] != "arn" || parts[2] != "lambda" || parts[5] != "function" || parts[4] == "" || parts[6] == "" {
+		return "", "", false
+	}
+	return strings.Join(parts[:7], ":"), parts[4], true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

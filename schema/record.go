@@ -1,0 +1,211 @@
+package schema
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Version is the audit schema version written to every record as
+// audit.schema_version.
+const Version = "1"
+
+// Actions of a record (event.action).
+const (
+	ActionInit        = "init"
+	ActionInvocation  = "invocation"
+	ActionShutdown    = "shutdown"
+	ActionCoverageGap = "coverage_gap"
+	ActionLog         = "log"
+)
+
+// Outcomes of a record (event.outcome), as in ECS.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+	OutcomeUnknown = "unknown"
+)
+
+// Capture modes (audit.capture): where an invocation record's facts came from.
+const (
+	CaptureTelemetry = "telemetry"
+	CaptureProxy     = "proxy"
+)
+
+// Gap reasons (coverage_gap.reason): the closed set of reasons why records
+// are missing from the trail.
+const (
+	// GapLambdaLogsDropped: Lambda's Telemetry API dropped records
+	// (platform.logsDropped).
+	GapLambdaLogsDropped = "lambda_logs_dropped"
+	// GapQueueFull: the extension's bounded in-memory queue was full.
+	GapQueueFull = "queue_full"
+	// GapTelemetryInvalid: a telemetry batch or event could not be parsed.
+	GapTelemetryInvalid = "telemetry_invalid"
+	// GapSinkFailed: a sink rejected or could not receive records.
+	GapSinkFailed = "sink_failed"
+	// GapShutdownDeadline: records could not be delivered before the
+	// SHUTDOWN deadline (they were written to stdout instead).
+	GapShutdownDeadline = "shutdown_deadline"
+	// GapTelemetryUnavailable: the Telemetry API subscription failed, so no
+	// platform records can be produced for this environment.
+	GapTelemetryUnavailable = "telemetry_unavailable"
+	// GapInternalError: the extension recovered from an internal error; the
+	// records of the step that failed may be missing.
+	GapInternalError = "internal_error"
+	// GapReportMissing: an invocation ended without platform.report (for
+	// example the environment was reset); its record is incomplete.
+	GapReportMissing = "report_missing"
+)
+
+// Record is one audit record of schema version 1. Records are JSON objects
+// with nested fields whose names follow OpenTelemetry semantic conventions
+// (faas.*, cloud.*) and ECS (event.*) where one exists. Pointer and omitempty
+// fields are absent when unknown; a field is never invented.
+type Record struct {
+	// Timestamp is when the recorded event happened (UTC, ns precision).
+	Timestamp time.Time `json:"@timestamp"`
+	Event     Event     `json:"event"`
+	Audit     Audit     `json:"audit"`
+	Cloud     Cloud     `json:"cloud"`
+	FaaS      FaaS      `json:"faas"`
+	AWS       *AWS      `json:"aws,omitempty"`
+	Error     *Error    `json:"error,omitempty"`
+	// Gap is set on coverage_gap records only.
+	Gap *Gap `json:"coverage_gap,omitempty"`
+	// Log is set on log records only.
+	Log *Log `json:"log,omitempty"`
+}
+
+// Event describes what the record is about (ECS event.*).
+type Event struct {
+	// ID is stable for the record: retries and re-deliveries carry the same
+	// id, so a SIEM can deduplicate.
+	ID      string `json:"id"`
+	Kind    string `json:"kind"`    // "event", or "alert" for coverage gaps
+	Action  string `json:"action"`  // one of the Action* constants
+	Outcome string `json:"outcome"` // one of the Outcome* constants
+	// Reason is a short human-readable explanation, when there is one.
+	Reason string `json:"reason,omitempty"`
+	// Start and End bound the recorded activity, when known.
+	Start *time.Time `json:"start,omitempty"`
+	End   *time.Time `json:"end,omitempty"`
+	// Duration is in nanoseconds, as in ECS.
+	Duration *int64 `json:"duration,omitempty"`
+}
+
+// Audit carries facts about the trail itself.
+type Audit struct {
+	SchemaVersion string `json:"schema_version"`
+	// Capture is CaptureTelemetry or CaptureProxy, on invocation records.
+	Capture string `json:"capture,omitempty"`
+	// EnvID identifies one execution environment (one extension process
+	// lifetime); it is a random UUID made at init.
+	EnvID string `json:"env_id"`
+	// Incomplete is true when the record was emitted before all its facts
+	// arrived (for example an invocation without platform.report).
+	Incomplete bool `json:"incomplete,omitempty"`
+}
+
+// Cloud is the OpenTelemetry cloud.* namespace.
+type Cloud struct {
+	Provider string `json:"provider"` // "aws"
+	Platform string `json:"platform"` // "aws_lambda"
+	Region   string `json:"region,omitempty"`
+	Account  *struct {
+		ID string `json:"id"`
+	} `json:"account,omitempty"`
+	// ResourceID is the function ARN without alias or version suffix.
+	ResourceID string `json:"resource_id,omitempty"`
+}
+
+// FaaS is the OpenTelemetry faas.* namespace.
+type FaaS struct {
+	Name    string `json:"name,omitempty"`
+	Version string `json:"version,omitempty"`
+	// Instance is the execution environment's instance id (log stream).
+	Instance string `json:"instance,omitempty"`
+	// MaxMemory is the function's memory size in bytes.
+	MaxMemory int64 `json:"max_memory,omitempty"`
+	// InvocationID is the Lambda request id.
+	InvocationID string `json:"invocation_id,omitempty"`
+	Coldstart    *bool  `json:"coldstart,omitempty"`
+	Trigger      string `json:"trigger,omitempty"`
+}
+
+// AWS holds Lambda-specific facts that have no OpenTelemetry name.
+type AWS struct {
+	Lambda *Lambda `json:"lambda,omitempty"`
+	XRay   *XRay   `json:"xray,omitempty"`
+}
+
+// Lambda holds platform facts from the Telemetry and Extensions APIs.
+type Lambda struct {
+	// InvokedARN is the ARN the caller invoked, including an alias.
+	InvokedARN string `json:"invoked_arn,omitempty"`
+	// Status is the platform's status: success, error, failure or timeout.
+	Status             string   `json:"status,omitempty"`
+	DurationMs         *float64 `json:"duration_ms,omitempty"`
+	BilledDurationMs   *int64   `json:"billed_duration_ms,omitempty"`
+	MemorySizeMB       *int64   `json:"memory_size_mb,omitempty"`
+	MaxMemoryUsedMB    *int64   `json:"max_memory_used_mb,omitempty"`
+	InitDurationMs     *float64 `json:"init_duration_ms,omitempty"`
+	RestoreDurationMs  *float64 `json:"restore_duration_ms,omitempty"`
+	ProducedBytes      *int64   `json:"produced_bytes,omitempty"`
+	InitializationType string   `json:"initialization_type,omitempty"`
+	InitPhase          string   `json:"init_phase,omitempty"`
+	RuntimeVersion     string   `json:"runtime_version,omitempty"`
+	RuntimeVersionARN  string   `json:"runtime_version_arn,omitempty"`
+	ShutdownReason     string   `json:"shutdown_reason,omitempty"`
+}
+
+// XRay is the invocation's X-Ray trace context.
+type XRay struct {
+	// TraceID is the Root of the X-Amzn-Trace-Id header.
+	TraceID string `json:"trace_id,omitempty"`
+	Sampled *bool  `json:"sampled,omitempty"`
+}
+
+// Error describes why an invocation or phase failed.
+type Error struct {
+	Type    string `json:"type,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// Gap describes records that are missing from the trail and why.
+type Gap struct {
+	// Reason is one of the Gap* constants.
+	Reason string `json:"reason"`
+	// Source is "lambda" when the platform dropped data, "extension" when
+	// the extension did.
+	Source string `json:"source"`
+	// Records and Bytes count what was lost (0 when unknown).
+	Records int64 `json:"records"`
+	Bytes   int64 `json:"bytes,omitempty"`
+	// Sink names the sink concerned, for sink failures.
+	Sink string `json:"sink,omitempty"`
+	// Detail is the platform's or the error's own words.
+	Detail string `json:"detail,omitempty"`
+}
+
+// Log is a function or extension log line (opt-in).
+type Log struct {
+	// Origin is "function" or "extension".
+	Origin string `json:"origin"`
+	Level  string `json:"level,omitempty"`
+	// Message is the log line, truncated to MaxLogMessage bytes.
+	Message   string `json:"message"`
+	Truncated bool   `json:"truncated,omitempty"`
+}
+
+// MaxLogMessage bounds the size of Log.Message.
+const MaxLogMessage = 8 << 10
+
+// idNamespace is the UUID namespace for deterministic record ids.
+var idNamespace = uuid.MustParse("6f1d0b52-7c2e-4c1a-9a54-0d6b2f8a3e71")
+
+// RecordID returns a stable record id derived from name: the same name always
+// gives the same id, so a record re-sent after a retry or a freeze keeps it.
+func RecordID(name string) string {
+	return uuid.NewSHA1(idNamespace, []byte(name)).String()
+}
