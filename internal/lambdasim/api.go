@@ -191,7 +191,7 @@ func (s *Sim) extRegister(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusForbidden, "Extension.InvalidExtensionName", "%s is not an extension of this function", name)
 		return
 	}
-	e := &ext{name: name, id: newID(), proc: p, events: slices.Clone(req.Events)}
+	e := &ext{name: name, id: newID(), proc: p, events: slices.Clone(req.Events), registered: time.Now()}
 	env.exts = append(env.exts, e)
 	env.byID[e.id] = e
 	s.broadcastLocked()

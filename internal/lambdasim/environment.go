@@ -41,13 +41,14 @@ type environment struct {
 
 // ext is one registered extension.
 type ext struct {
-	name      string
-	id        string
-	proc      *proc
-	events    []string
-	idle      bool   // blocked in event/next, waiting for an event
-	pending   []byte // the event to deliver next
-	firstNext time.Time
+	name       string
+	id         string
+	proc       *proc
+	events     []string
+	idle       bool   // blocked in event/next, waiting for an event
+	pending    []byte // the event to deliver next
+	firstNext  time.Time
+	registered time.Time
 }
 
 func (e *ext) wants(event string) bool {
@@ -301,6 +302,9 @@ func (s *Sim) freeze(env *environment) {
 	defer s.mu.Unlock()
 	for _, p := range env.procs {
 		p.signal(syscall.SIGSTOP)
+	}
+	for _, p := range env.procs {
+		p.waitStopped(time.Second)
 	}
 	env.frozen = true
 }

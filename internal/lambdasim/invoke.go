@@ -146,47 +146,54 @@ func (s *Sim) Invoke(ctx context.Context, payload []byte) (*Result, error) {
 }
 
 // ready returns the environment, initialising it first when needed, with
-// s.life held (shared in Managed Instances mode). It returns a nil env
-// (and s.life released) when init failed; res then tells why.
+// s.life held: exclusively in classic mode, shared on Managed Instances. It
+// returns a nil env (and s.life released) when init failed; res then says
+// why.
 func (s *Sim) ready(ctx context.Context, res *Result) (*environment, error) {
-	for {
-		if s.cfg.ManagedInstances {
-			s.life.RLock()
-		} else {
-			s.life.Lock()
-		}
-		s.mu.Lock()
-		env := s.env
-		s.mu.Unlock()
-		if env != nil {
+	if !s.cfg.ManagedInstances {
+		s.life.Lock()
+		if env := s.current(); env != nil {
 			return env, nil
 		}
-		if s.cfg.ManagedInstances {
-			s.life.RUnlock()
-			s.life.Lock()
+		if err := s.initFor(ctx, res); err != nil || res.ErrorType != "" {
+			s.life.Unlock()
+			return nil, err
 		}
-		s.mu.Lock()
-		env = s.env
-		s.mu.Unlock()
-		if env == nil {
-			start := time.Now()
-			fail, err := s.initEnv(ctx)
-			if err != nil || fail != "" {
-				s.life.Unlock()
-				res.ErrorType = fail
-				res.Payload = fmt.Appendf(nil, `{"errorType":%q,"errorMessage":"init failed"}`, fail)
-				return nil, err
-			}
-			res.ColdStart, res.InitDuration = true, time.Since(start)
-		}
-		if !s.cfg.ManagedInstances {
-			s.mu.Lock()
-			env = s.env
-			s.mu.Unlock()
-			return env, nil
-		}
-		s.life.Unlock() // take it shared again
+		return s.current(), nil
 	}
+	for {
+		s.life.RLock()
+		if env := s.current(); env != nil {
+			return env, nil
+		}
+		s.life.RUnlock()
+		// One goroutine initialises; the others wait for it here rather
+		// than queueing for the exclusive lock behind running invokes.
+		s.initMu.Lock()
+		var err error
+		if s.current() == nil {
+			s.life.Lock()
+			err = s.initFor(ctx, res)
+			s.life.Unlock()
+		}
+		s.initMu.Unlock()
+		if err != nil || res.ErrorType != "" {
+			return nil, err
+		}
+	}
+}
+
+// initFor runs the init phase for an invoke and notes it in res.
+func (s *Sim) initFor(ctx context.Context, res *Result) error {
+	start := time.Now()
+	fail, err := s.initEnv(ctx)
+	if err != nil || fail != "" {
+		res.ErrorType = fail
+		res.Payload = fmt.Appendf(nil, `{"errorType":%q,"errorMessage":"init failed"}`, fail)
+		return err
+	}
+	res.ColdStart, res.InitDuration = true, time.Since(start)
+	return nil
 }
 
 // crashLocked names a fatal error of env: a process that died or an

@@ -63,8 +63,32 @@ func (p *proc) signal(sig syscall.Signal) {
 	}
 }
 
-// Pid returns the process id.
+// pid returns the process id.
 func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+// state returns the process state letter from /proc (R, S, T, Z...), or 0
+// when it cannot be read.
+func (p *proc) state() byte {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(p.pid()) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// "pid (comm) S ...": comm may contain spaces and parentheses.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 || i+2 >= len(data) {
+		return 0
+	}
+	return data[i+2]
+}
+
+// waitStopped waits (bounded) until the kernel shows the process stopped,
+// so that "frozen" means frozen when freeze returns.
+func (p *proc) waitStopped(limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for p.alive() && p.state() != 'T' && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Microsecond) // polling the kernel; nothing to wait on
+	}
+}
 
 // maxMemoryMB is the process's peak resident set (VmHWM), in MB rounded up;
 // 0 when it cannot be read.

@@ -139,6 +139,8 @@ type Sim struct {
 	// life serialises lifecycle steps: classic invokes, init and shutdown
 	// take it exclusively; Managed Instances invokes share it.
 	life sync.RWMutex
+	// initMu lets one Managed Instances invoke initialise the environment.
+	initMu sync.Mutex
 
 	mu        sync.Mutex
 	changed   chan struct{}
@@ -182,6 +184,40 @@ func (s *Sim) ExtensionInitTimes() map[string]time.Duration {
 	out := make(map[string]time.Duration, len(s.initTimes))
 	for k, v := range s.initTimes {
 		out[k] = v
+	}
+	return out
+}
+
+// Process describes one process of the current execution environment.
+type Process struct {
+	// Name is the extension's file name, or "runtime".
+	Name string
+	// Kind is "extension" or "function" (the runtime).
+	Kind    string
+	Pid     int
+	Started time.Time
+	// Registered is when an extension's registration was accepted.
+	Registered time.Time
+	// State is the kernel's state letter: 'T' while frozen.
+	State byte
+}
+
+// Processes lists the processes of the current environment, in start order.
+func (s *Sim) Processes() []Process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.env == nil {
+		return nil
+	}
+	var out []Process
+	for _, p := range s.env.procs {
+		if p.alive() {
+			info := Process{Name: p.name, Kind: p.origin, Pid: p.pid(), Started: p.started, State: p.state()}
+			if e := s.env.extByName(p.name); e != nil && p.origin == "extension" {
+				info.Registered = e.registered
+			}
+			out = append(out, info)
+		}
 	}
 	return out
 }
