@@ -77,7 +77,7 @@ func (p *pipeline) telemetry(events []schema.TelemetryEvent, bad int, err error)
 func (p *pipeline) invoke(ev Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.builder.Invoke(ev.RequestID, ev.InvokedFunctionArn, ev.Tracing.Value, time.UnixMilli(ev.DeadlineMs))
+	p.builder.Invoke(ev.RequestID, ev.InvokedFunctionArn, ev.Tracing.Value, p.now())
 }
 
 // waitUntil blocks until cond holds for the builder or ctx ends, and reports

@@ -3,7 +3,6 @@ package schema
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,95 +12,20 @@ import (
 
 // Environment is what the builder knows before telemetry arrives.
 type Environment struct {
-	EnvID                                            string
-	FunctionName, FunctionVersion, Region, AccountID string
-	MemoryMB                                         int64
-	InitializationType                               string
-	Logs                                             bool
+	// EnvID identifies the execution environment (audit.env_id).
+	EnvID           string
+	FunctionName    string
+	FunctionVersion string
+	Region          string
+	// AccountID may be empty; an INVOKE event's ARN then supplies it.
+	AccountID string
+	MemoryMB  int64
+	// InitializationType is AWS_LAMBDA_INITIALIZATION_TYPE (on-demand,
+	// provisioned-concurrency, snap-start, lambda-managed-instances).
+	InitializationType string
+	// Logs turns function and extension log lines into log records.
+	Logs bool
 }
-
-// TelemetryEvent is one element of a Telemetry API batch.
-type TelemetryEvent struct {
-	Time   time.Time       `json:"time"`
-	Type   string          `json:"type"`
-	Record json.RawMessage `json:"record"`
-}
-
-// ParseTelemetryBatch decodes one POST body (a JSON array).
-func ParseTelemetryBatch(body []byte) ([]TelemetryEvent, error) {
-	var raw []json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, fmt.Errorf("telemetry batch: %w", err)
-	}
-	events := make([]TelemetryEvent, 0, len(raw))
-	var errs []error
-	for i, r := range raw {
-		var ev TelemetryEvent
-		if err := json.Unmarshal(r, &ev); err != nil {
-			errs = append(errs, fmt.Errorf("element %d: %w", i, err))
-			continue
-		}
-		if ev.Type == "" {
-			errs = append(errs, fmt.Errorf("element %d: no type", i))
-			continue
-		}
-		events = append(events, ev)
-	}
-	return events, errors.Join(errs...)
-}
-
-// Wire shapes of the platform records the builder reads.
-type (
-	tracing struct {
-		Type  string `json:"type"`
-		Value string `json:"value"`
-	}
-	initStart struct {
-		InitializationType string `json:"initializationType"`
-		Phase              string `json:"phase"`
-		FunctionName       string `json:"functionName"`
-		FunctionVersion    string `json:"functionVersion"`
-		InstanceID         string `json:"instanceId"`
-		InstanceMaxMemory  int64  `json:"instanceMaxMemory"`
-		RuntimeVersion     string `json:"runtimeVersion"`
-		RuntimeVersionArn  string `json:"runtimeVersionArn"`
-	}
-	initDone struct {
-		InitializationType string `json:"initializationType"`
-		Phase              string `json:"phase"`
-		Status             string `json:"status"`
-		ErrorType          string `json:"errorType"`
-		Metrics            struct {
-			DurationMs *float64 `json:"durationMs"`
-		} `json:"metrics"`
-	}
-	invokeRecord struct {
-		RequestID string   `json:"requestId"`
-		Version   string   `json:"version"`
-		Status    string   `json:"status"`
-		ErrorType string   `json:"errorType"`
-		Tracing   *tracing `json:"tracing"`
-		Metrics   struct {
-			DurationMs        *float64 `json:"durationMs"`
-			BilledDurationMs  *int64   `json:"billedDurationMs"`
-			MemorySizeMB      *int64   `json:"memorySizeMB"`
-			MaxMemoryUsedMB   *int64   `json:"maxMemoryUsedMB"`
-			InitDurationMs    *float64 `json:"initDurationMs"`
-			RestoreDurationMs *float64 `json:"restoreDurationMs"`
-			ProducedBytes     *int64   `json:"producedBytes"`
-		} `json:"metrics"`
-	}
-	logsDropped struct {
-		DroppedBytes   int64  `json:"droppedBytes"`
-		DroppedRecords int64  `json:"droppedRecords"`
-		Reason         string `json:"reason"`
-	}
-	jsonLog struct {
-		Level     string `json:"level"`
-		RequestID string `json:"requestId"`
-		Message   any    `json:"message"`
-	}
-)
 
 // maxTracked bounds the invocations held in memory.
 const maxTracked = 10000
@@ -118,21 +42,22 @@ type invocation struct {
 // correlates by request id, never by order. Not safe for concurrent use.
 type Builder struct {
 	env      Environment
-	instance string
-	init     *Record
-	inits    int // init records emitted
-	invs     map[string]*invocation
-	seq      int
-	gaps     int
-	logs     int
-	done     []string // recently finished request ids, at most recentDone
-	accountI string
-	resource string
+	instance string // from platform.initStart
+	account  string // cloud.account.id, once known
+	resource string // cloud.resource_id, once known
+
+	init  *Record // the init record being built, until initReport
+	inits int     // init records emitted
+	invs  map[string]*invocation
+	seq   int      // invocations seen, in order
+	done  []string // recently finished request ids, at most recentDone
+	gaps  int      // coverage-gap records made, for their ids
+	logs  int      // log records made, for their ids
 }
 
 // NewBuilder returns a builder for one execution environment.
 func NewBuilder(env Environment) *Builder {
-	b := &Builder{env: env, invs: map[string]*invocation{}, accountI: env.AccountID}
+	b := &Builder{env: env, invs: map[string]*invocation{}, account: env.AccountID}
 	if env.Region != "" && env.AccountID != "" && env.FunctionName != "" {
 		b.resource = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", env.Region, env.AccountID, env.FunctionName)
 	}
@@ -152,10 +77,10 @@ func (b *Builder) base(action, id string, at time.Time) Record {
 			Instance: b.instance,
 		},
 	}
-	if b.accountI != "" {
+	if b.account != "" {
 		r.Cloud.Account = &struct {
 			ID string `json:"id"`
-		}{b.accountI}
+		}{b.account}
 	}
 	if b.env.MemoryMB > 0 {
 		r.FaaS.MaxMemory = b.env.MemoryMB << 20
@@ -173,20 +98,20 @@ func (r *Record) lambda() *Lambda {
 	return r.AWS.Lambda
 }
 
-// Invoke notes an Extensions API INVOKE event.
-func (b *Builder) Invoke(requestID, invokedARN, traceHeader string, deadline time.Time) {
+// Invoke notes an Extensions API INVOKE event received at at: it gives the
+// invoked ARN (with its alias) and the X-Ray trace header.
+func (b *Builder) Invoke(requestID, invokedARN, traceHeader string, at time.Time) {
 	if requestID == "" {
 		return
 	}
 	if res, account, ok := parseFunctionARN(invokedARN); ok {
-		b.resource, b.accountI = res, account
+		b.resource, b.account = res, account
 	}
-	inv := b.invocation(requestID, time.Now())
+	inv := b.invocation(requestID, at)
 	if invokedARN != "" {
 		inv.rec.lambda().InvokedARN = invokedARN
 	}
 	setTrace(&inv.rec, traceHeader)
-	_ = deadline
 }
 
 // invocation returns the tracked invocation for id, creating it.
@@ -526,10 +451,14 @@ func (b *Builder) onLog(ev TelemetryEvent) ([]Record, error) {
 			return nil, fmt.Errorf("%s: %w", ev.Type, err)
 		}
 		level, requestID = l.Level, l.RequestID
-		if s, ok := l.Message.(string); ok {
-			msg = s
-		} else {
-			msg = string(ev.Record)
+		switch {
+		case len(l.Message) == 0:
+			msg = string(ev.Record) // an object without "message": keep it whole
+		case json.Unmarshal(l.Message, &msg) == nil:
+		default: // a structured message, as compact JSON
+			var buf bytes.Buffer
+			_ = json.Compact(&buf, l.Message)
+			msg = buf.String()
 		}
 	default:
 		return nil, fmt.Errorf("%s: record is neither a string nor an object", ev.Type)
@@ -539,7 +468,6 @@ func (b *Builder) onLog(ev TelemetryEvent) ([]Record, error) {
 	}
 	rec := b.base(ActionLog, RecordID(fmt.Sprintf("log/%s/%d", b.env.EnvID, b.logs)), ev.Time)
 	b.logs++
-	rec.Event.Outcome = ""
 	if requestID == "" {
 		requestID = b.running()
 	}

@@ -126,3 +126,21 @@ func TestEveryVariableReadIsDocumented(t *testing.T) {
 		t.Errorf("read %v\ndocumented %v", read, documented)
 	}
 }
+
+// FuzzFromEnv: any values give a usable configuration (or errors), never a
+// panic, and the configuration always validates after sanitizing.
+func FuzzFromEnv(f *testing.F) {
+	f.Add("file,stdout", "platform,function", "65536", "debug", "256")
+	f.Add("", "", "", "", "")
+	f.Add("splunk", "metrics", "-1", "LOUD", "x")
+	f.Fuzz(func(t *testing.T, sinks, types, queue, level, memory string) {
+		env := map[string]string{
+			"AUDITTRAIL_SINKS": sinks, "AUDITTRAIL_TELEMETRY_TYPES": types, "AUDITTRAIL_QUEUE_BYTES": queue,
+			"AUDITTRAIL_LOG_LEVEL": level, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": memory,
+		}
+		c, _ := FromEnv(lookupFrom(env))
+		if err := c.Validate(); err != nil {
+			t.Fatalf("sanitized config does not validate: %v (%+v)", err, c)
+		}
+	})
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCLI(t *testing.T) {
+	tests := []struct {
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{[]string{"audittrail", "version"}, 0, "audittrail dev (commit unknown, built unknown)", ""},
+		{[]string{"audittrail", "help"}, 0, "Commands:", ""},
+		{[]string{"audittrail", "frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{[]string{"audittrail", "demo", "--bogus"}, 2, "", "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args[1:], " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := run(t.Context(), tt.args, &out, &errOut); code != tt.code {
+				t.Errorf("exit code %d, want %d (stderr %q)", code, tt.code, errOut.String())
+			}
+			if !strings.Contains(out.String(), tt.stdout) || !strings.Contains(errOut.String(), tt.stderr) {
+				t.Errorf("stdout %q, stderr %q", out.String(), errOut.String())
+			}
+		})
+	}
+}
+
+// TestExtensionModeWithoutLambda: run outside Lambda with no arguments, the
+// extension fails clearly (exit 1), never hangs or panics.
+func TestExtensionModeWithoutLambda(t *testing.T) {
+	bin := build(t)
+	cmd := exec.Command(bin)
+	cmd.Env = []string{"AWS_LAMBDA_RUNTIME_API=127.0.0.1:1"}
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit = %v, want exit code 1; output %s", err, out)
+	}
+	if !bytes.Contains(out, []byte(`"logger":"audittrail"`)) || !bytes.Contains(out, []byte("cannot run")) {
+		t.Errorf("output %s", out)
+	}
+}
+
+// TestDemo runs `audittrail demo` as `make demo` does.
+func TestDemo(t *testing.T) {
+	bin := build(t)
+	trail := filepath.Join(t.TempDir(), "demo-trail")
+	cmd := exec.Command(bin, "demo", "--trail", trail)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("demo failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{"HTTP 401", "HTTP 403", "Runtime.ExitError", "Sandbox.Timedout",
+		"invocations      15 (3 cold starts,", "3 init, 3 shutdown records", "coverage gaps    0", trail} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	segs, _ := filepath.Glob(filepath.Join(trail, "*.ndjson.zst"))
+	if len(segs) == 0 {
+		t.Error("no segment files in the trail")
+	}
+}
+
+func build(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "audittrail")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
