@@ -276,4 +276,3 @@ func TestLogMessageTruncation(t *testing.T) {
 		t.Error("a log record that is neither string nor object should be rejected")
 	}
 }
-

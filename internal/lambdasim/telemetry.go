@@ -136,7 +136,6 @@ type telemetry struct {
 	// backlog holds what was produced before any subscription, so that an
 	// extension subscribing during init still receives initStart.
 	backlog []event
-	logs    func(line []byte)
 }
 
 const maxBacklog = 1000
