@@ -1,7 +1,10 @@
 package extension
 
 import (
+	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -46,6 +49,47 @@ func TestSubscribeAnswers(t *testing.T) {
 			var apiErr *APIError
 			if tt.wantErr && (!errors.As(err, &apiErr) || apiErr.Type != tt.wantType || apiErr.Status != tt.status) {
 				t.Errorf("error = %#v, want type %q status %d", err, tt.wantType, tt.status)
+			}
+		})
+	}
+}
+
+// TestSubscribeFallsBack: a platform that refuses schema 2025-01-29 (older
+// Lambda versions; lambdasim accepts it) gets 2022-12-13; one that refuses
+// both leaves the extension running without telemetry.
+func TestSubscribeFallsBack(t *testing.T) {
+	tests := []struct {
+		name    string
+		accept  string
+		want    bool
+		schemas []string
+	}{
+		{"newest accepted", "2025-01-29", true, []string{"2025-01-29"}},
+		{"falls back", "2022-12-13", true, []string{"2025-01-29", "2022-12-13"}},
+		{"none accepted", "", false, []string{"2025-01-29", "2022-12-13"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var tried []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var s Subscription
+				_ = json.NewDecoder(r.Body).Decode(&s)
+				tried = append(tried, s.SchemaVersion)
+				if s.SchemaVersion != tt.accept || s.Buffering.TimeoutMs != 25 || s.Destination.URI != "http://sandbox.localdomain:1/telemetry" {
+					w.WriteHeader(400)
+					_, _ = w.Write([]byte(`{"errorType":"ValidationError","errorMessage":"schemaVersion"}`))
+					return
+				}
+				_, _ = w.Write([]byte("OK"))
+			}))
+			defer srv.Close()
+			c := NewClient(strings.TrimPrefix(srv.URL, "http://"))
+			log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+			if got := subscribe(t.Context(), c, "http://sandbox.localdomain:1/telemetry", []string{"platform"}, log); got != tt.want {
+				t.Errorf("subscribed = %v, want %v", got, tt.want)
+			}
+			if strings.Join(tried, ",") != strings.Join(tt.schemas, ",") {
+				t.Errorf("tried %v, want %v", tried, tt.schemas)
 			}
 		})
 	}

@@ -315,3 +315,27 @@ func TestManagedInstances(t *testing.T) {
 		t.Errorf("extension events = %v, want only SHUTDOWN", events)
 	}
 }
+
+func TestInitFailures(t *testing.T) {
+	tests := []struct {
+		name      string
+		ext       map[string]string
+		runtime   string
+		wantError string
+	}{
+		{"runtime init/error", classicExt, "role=init-error", "Runtime.ImportModuleError"},
+		{"extension crashes before registering", map[string]string{envEvents: "INVOKE,SHUTDOWN", envTry: "crash-before-register"}, "role=function", "Extension.Crash"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := newScenario(t, tt.ext, func(c *Config) { c.Runtime = []string{os.Args[0], tt.runtime} })
+			res := sc.invoke(t, "GET", "/health")
+			if res.ErrorType != tt.wantError {
+				t.Fatalf("error type = %q, want %q", res.ErrorType, tt.wantError)
+			}
+			if sc.sim.Processes() != nil {
+				t.Error("processes still run after the failed init")
+			}
+		})
+	}
+}

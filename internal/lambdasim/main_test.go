@@ -29,6 +29,16 @@ func TestMain(m *testing.M) {
 			os.Exit(samplefn.Main(context.Background(), os.Getenv, os.Stdout, os.Stderr))
 		case "role=extension":
 			os.Exit(testExtension())
+		case "role=init-error":
+			// A runtime whose initialisation fails, as a crashing handler
+			// import would make it.
+			req, _ := http.NewRequest("POST", "http://"+os.Getenv("AWS_LAMBDA_RUNTIME_API")+"/2018-06-01/runtime/init/error",
+				strings.NewReader(`{"errorMessage":"cannot load handler","errorType":"Runtime.ImportModuleError"}`))
+			req.Header.Set("Lambda-Runtime-Function-Error-Type", "Runtime.ImportModuleError")
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+			os.Exit(1)
 		}
 	}
 	os.Exit(m.Run())
@@ -42,7 +52,7 @@ const (
 	envEvents = "TEST_EXT_EVENTS" // register for these, e.g. "INVOKE,SHUTDOWN"
 	envSchema = "TEST_EXT_SCHEMA" // subscribe with this schema ("" = do not subscribe)
 	envTypes  = "TEST_EXT_TYPES"  // telemetry types
-	envTry    = "TEST_EXT_TRY"    // extra calls to make first: "register-invoke", "subscribe-2022-12-13"
+	envTry    = "TEST_EXT_TRY"    // "register-invoke", "subscribe-2022-12-13": extra calls first; "crash-before-register"
 )
 
 type step struct {
@@ -91,6 +101,9 @@ func testExtension() int {
 		return resp, string(b)
 	}
 	name := os.Args[2] // the extension's file name, passed on by its script
+	if strings.Contains(os.Getenv(envTry), "crash-before-register") {
+		return 3
+	}
 	events := strings.Split(os.Getenv(envEvents), ",")
 	eventsJSON, _ := json.Marshal(map[string][]string{"events": events})
 	if strings.Contains(os.Getenv(envTry), "register-invoke") {
