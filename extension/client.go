@@ -105,30 +105,6 @@ func (c *Client) Next(ctx context.Context) (Event, error) {
 	return ev, nil
 }
 
-// InitError reports that the extension cannot run; Lambda then resets the
-// environment. errorType is "Category.Reason", e.g. "Extension.ConfigInvalid".
-func (c *Client) InitError(ctx context.Context, errorType, message string) error {
-	return c.reportError(ctx, "init/error", errorType, message)
-}
-
-// ExitError reports an error before the extension exits.
-func (c *Client) ExitError(ctx context.Context, errorType, message string) error {
-	return c.reportError(ctx, "exit/error", errorType, message)
-}
-
-func (c *Client) reportError(ctx context.Context, path, errorType, message string) error {
-	body, _ := json.Marshal(map[string]any{"errorType": errorType, "errorMessage": message, "stackTrace": []string{}})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/2020-01-01/extension/"+path, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	req.Header.Set("Lambda-Extension-Function-Error-Type", errorType)
-	if _, _, err := c.do(req); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
-
 // Buffering is the Telemetry API buffering configuration. Lambda's bounds:
 // MaxItems 1,000–10,000, MaxBytes 262,144–1,048,576, TimeoutMs 25–30,000.
 type Buffering struct {

@@ -106,34 +106,33 @@ func Run(ctx context.Context, opts Options) error {
 	p := newPipeline(log, env, cfg.QueueBytes, ss)
 
 	// The listener is up before subscribing: Lambda starts delivering right
-	// after the subscription.
-	l, err := listenTelemetry(p.telemetry)
-	if err != nil {
-		return err
-	}
+	// after the subscription. Without it the extension still runs: once
+	// registered, exiting would make Lambda reset the function.
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() {
-		if err := l.serve(); err != nil {
-			log.Error("telemetry listener stopped", "error", err)
-		}
-	})
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		defer cancel()
-		_ = l.shutdown(sctx)
-	}()
-
-	subscribed := subscribe(ctx, client, l.URI(), cfg.TelemetryTypes, log)
+	subscribed := false
+	l, err := listenTelemetry(p.telemetry)
+	if err != nil {
+		log.Error("no telemetry listener; continuing without platform records", "error", err)
+	} else {
+		wg.Go(func() {
+			if err := l.serve(); err != nil {
+				log.Error("telemetry listener stopped", "error", err)
+			}
+		})
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			_ = l.shutdown(sctx)
+		}()
+		subscribed = subscribe(ctx, client, l.URI(), cfg.TelemetryTypes, log)
+	}
 	if !subscribed {
-		p.gap(schema.GapTelemetryUnavailable, 0, 0, "telemetry subscription refused; no platform records for this environment")
+		p.gap(schema.GapTelemetryUnavailable, 0, 0, "no telemetry subscription; no platform records for this environment")
 	}
 	log.Debug("extension ready", "managed_instances", lmi, "telemetry", subscribed)
 
-	// waitRuntimeDone is given up after repeated misses: if Lambda stops
-	// sending platform.runtimeDone, waiting for it would hold every invoke
-	// until its deadline.
-	waitRuntimeDone, misses := subscribed, 0
+	wait := runtimeDoneWait{enabled: subscribed}
 	var stopFlusher func()
 	if lmi {
 		stopFlusher = startFlusher(ctx, p, &wg)
@@ -144,21 +143,16 @@ func Run(ctx context.Context, opts Options) error {
 			if stopFlusher != nil {
 				stopFlusher()
 			}
-			p.flush(ctx, context.WithoutCancel(ctx))
-			p.close(context.WithoutCancel(ctx))
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			p.flush(fctx, fctx)
+			p.close(fctx)
+			cancel()
 			return fmt.Errorf("lost the Extensions API: %w", err)
 		}
 		switch ev.EventType {
 		case EventInvoke:
 			safely(p, log, "invoke", func() {
-				if onInvoke(ctx, p, ev, waitRuntimeDone) || !waitRuntimeDone {
-					misses = 0
-					return
-				}
-				if misses++; misses >= maxRuntimeDoneMisses {
-					waitRuntimeDone = false
-					log.Warn("platform.runtimeDone keeps missing; no longer waiting for it", "misses", misses)
-				}
+				wait.observe(onInvoke(ctx, p, ev, wait.enabled), log)
 			})
 		case EventShutdown:
 			if stopFlusher != nil {
@@ -169,6 +163,26 @@ func Run(ctx context.Context, opts Options) error {
 		default:
 			log.Warn("unknown event ignored", "eventType", ev.EventType)
 		}
+	}
+}
+
+// runtimeDoneWait decides whether an invoke waits for platform.runtimeDone.
+// It gives up after repeated misses: if Lambda stops sending it, waiting
+// would hold every invoke until its deadline.
+type runtimeDoneWait struct {
+	enabled bool
+	misses  int
+}
+
+// observe notes whether runtimeDone arrived for the last invoke.
+func (w *runtimeDoneWait) observe(arrived bool, log *slog.Logger) {
+	if !w.enabled || arrived {
+		w.misses = 0
+		return
+	}
+	if w.misses++; w.misses >= maxRuntimeDoneMisses {
+		w.enabled = false
+		log.Warn("platform.runtimeDone keeps missing; no longer waiting for it", "misses", w.misses)
 	}
 }
 
