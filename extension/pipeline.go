@@ -106,7 +106,13 @@ func (p *pipeline) gap(reason string, records, bytes int64, detail string) {
 }
 
 func (p *pipeline) gapLocked(reason, source string, records, bytes int64, detail string) {
+	p.sinkGapLocked("", reason, source, records, bytes, detail)
+}
+
+// sinkGapLocked records a loss, naming the sink concerned when there is one.
+func (p *pipeline) sinkGapLocked(sink, reason, source string, records, bytes int64, detail string) {
 	rec := p.builder.Gap(reason, source, records, bytes, detail, p.now())
+	rec.Gap.Sink = sink
 	if b, err := json.Marshal(rec); err == nil {
 		p.gaps = append(p.gaps, b)
 	}
@@ -186,11 +192,7 @@ func (p *pipeline) write(ctx context.Context, batch [][]byte) {
 				size += int64(len(b))
 			}
 			p.mu.Lock()
-			rec := p.builder.Gap(schema.GapSinkFailed, "extension", int64(len(batch)), size, err.Error(), p.now())
-			rec.Gap.Sink = name
-			if b, err := json.Marshal(rec); err == nil {
-				p.gaps = append(p.gaps, b)
-			}
+			p.sinkGapLocked(name, schema.GapSinkFailed, "extension", int64(len(batch)), size, err.Error())
 			p.mu.Unlock()
 		case p.failing[name]:
 			p.log.Info("sink recovered", "sink", name)
