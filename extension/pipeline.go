@@ -17,6 +17,12 @@ import (
 // maxBatchBytes bounds one batch handed to the sinks.
 const maxBatchBytes = 1 << 20
 
+// maxHeldGaps bounds the coverage-gap records held between flushes.
+const maxHeldGaps = 256
+
+// gapKey groups losses summed once maxHeldGaps is reached.
+type gapKey struct{ reason, source, sink string }
+
 // pipeline turns telemetry into records, queues them, and flushes the queue
 // to the sinks. The telemetry listener feeds it concurrently with the
 // lifecycle loop, which waits on it and flushes it.
@@ -34,6 +40,8 @@ type pipeline struct {
 	// gaps holds encoded coverage-gap records; they bypass the queue's bound
 	// so that a loss is never itself lost.
 	gaps [][]byte
+	// overflow sums the losses that arrived once gaps was full.
+	overflow map[gapKey][2]int64
 	// failing remembers which sinks failed last time, to log a failure once
 	// and the recovery once.
 	failing map[string]bool
@@ -41,13 +49,14 @@ type pipeline struct {
 
 func newPipeline(log *slog.Logger, env schema.Environment, queueBytes int, ss []sinks.Sink) *pipeline {
 	return &pipeline{
-		log:     log,
-		now:     time.Now,
-		queue:   buffer.NewQueue(queueBytes),
-		sinks:   ss,
-		builder: schema.NewBuilder(env),
-		changed: make(chan struct{}),
-		failing: map[string]bool{},
+		log:      log,
+		now:      time.Now,
+		queue:    buffer.NewQueue(queueBytes),
+		sinks:    ss,
+		builder:  schema.NewBuilder(env),
+		changed:  make(chan struct{}),
+		failing:  map[string]bool{},
+		overflow: map[gapKey][2]int64{},
 	}
 }
 
@@ -56,18 +65,23 @@ func newPipeline(log *slog.Logger, env schema.Environment, queueBytes int, ss []
 func (p *pipeline) telemetry(events []schema.TelemetryEvent, bad int, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if bad > 0 {
-		p.log.Warn("invalid telemetry skipped", "count", bad, "error", err)
-		p.gapLocked(schema.GapTelemetryInvalid, "extension", int64(bad), 0, err.Error())
-	}
+	var badBytes int64
 	for _, ev := range events {
-		recs, err := p.builder.Add(ev)
-		if err != nil {
-			p.log.Warn("invalid telemetry event skipped", "type", ev.Type, "error", err)
-			p.gapLocked(schema.GapTelemetryInvalid, "extension", 1, int64(len(ev.Record)), err.Error())
+		recs, addErr := p.builder.Add(ev)
+		if addErr != nil {
+			if bad == 0 {
+				err = addErr
+			}
+			bad++
+			badBytes += int64(len(ev.Record))
 			continue
 		}
 		p.pushLocked(recs)
+	}
+	// One log line and one gap per batch, however much of it was bad.
+	if bad > 0 {
+		p.log.Warn("invalid telemetry skipped", "count", bad, "error", err)
+		p.gapLocked(schema.GapTelemetryInvalid, "extension", int64(bad), badBytes, err.Error())
 	}
 	close(p.changed)
 	p.changed = make(chan struct{})
@@ -111,11 +125,31 @@ func (p *pipeline) gapLocked(reason, source string, records, bytes int64, detail
 
 // sinkGapLocked records a loss, naming the sink concerned when there is one.
 func (p *pipeline) sinkGapLocked(sink, reason, source string, records, bytes int64, detail string) {
+	if len(p.gaps) >= maxHeldGaps {
+		p.overflowLocked(gapKey{reason, source, sink}, records, bytes)
+		return
+	}
 	rec := p.builder.Gap(reason, source, records, bytes, detail, p.now())
 	rec.Gap.Sink = sink
+	p.appendGapLocked(rec)
+}
+
+// appendGapLocked holds a gap record for the next flush. Beyond
+// maxHeldGaps, losses are summed per reason instead, so that even a flood
+// of losses takes bounded memory and is still counted.
+func (p *pipeline) appendGapLocked(rec schema.Record) {
+	if len(p.gaps) >= maxHeldGaps {
+		p.overflowLocked(gapKey{rec.Gap.Reason, rec.Gap.Source, rec.Gap.Sink}, rec.Gap.Records, rec.Gap.Bytes)
+		return
+	}
 	if b, err := json.Marshal(rec); err == nil {
 		p.gaps = append(p.gaps, b)
 	}
+}
+
+func (p *pipeline) overflowLocked(k gapKey, records, bytes int64) {
+	sum := p.overflow[k]
+	p.overflow[k] = [2]int64{sum[0] + records, sum[1] + bytes}
 }
 
 // shutdown emits what the builder still holds and the shutdown record.
@@ -134,7 +168,7 @@ func (p *pipeline) pushLocked(recs []schema.Record) {
 			continue
 		}
 		if recs[i].Event.Action == schema.ActionCoverageGap {
-			p.gaps = append(p.gaps, b)
+			p.appendGapLocked(recs[i])
 			continue
 		}
 		_ = p.queue.Push(b) // a drop is counted by the queue and recorded at flush
@@ -151,6 +185,14 @@ func (p *pipeline) takeGaps() [][]byte {
 	}
 	gaps := p.gaps
 	p.gaps = nil
+	for k, sum := range p.overflow {
+		rec := p.builder.Gap(k.reason, k.source, sum[0], sum[1], "losses summed: too many to record one by one", p.now())
+		rec.Gap.Sink = k.sink
+		if b, err := json.Marshal(rec); err == nil {
+			gaps = append(gaps, b)
+		}
+		delete(p.overflow, k)
+	}
 	return gaps
 }
 

@@ -230,3 +230,29 @@ func TestListenerAnswers(t *testing.T) {
 		})
 	}
 }
+
+func TestGapFloodIsBoundedAndCounted(t *testing.T) {
+	s := &recordingSink{name: "s"}
+	p, logs := newTestPipeline(t, 1<<20, s)
+	bad := schema.TelemetryEvent{Type: "platform.report", Record: json.RawMessage(`"bad"`)}
+	const batches = maxHeldGaps + 50
+	for range batches {
+		p.telemetry([]schema.TelemetryEvent{bad, bad}, 0, nil)
+	}
+	if len(p.gaps) > maxHeldGaps {
+		t.Fatalf("holding %d gap records, bound %d", len(p.gaps), maxHeldGaps)
+	}
+	p.flush(t.Context(), t.Context())
+	var lost int64
+	for _, r := range s.got {
+		var rec schema.Record
+		_ = json.Unmarshal([]byte(r), &rec)
+		lost += rec.Gap.Records
+	}
+	if lost != 2*batches {
+		t.Errorf("gap records count %d lost events, want %d", lost, 2*batches)
+	}
+	if n := strings.Count(logs.String(), "invalid telemetry skipped"); n != batches {
+		t.Errorf("logged %d times, want once per batch (%d)", n, batches)
+	}
+}

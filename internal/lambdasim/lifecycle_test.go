@@ -1,6 +1,7 @@
 package lambdasim
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -337,5 +338,26 @@ func TestInitFailures(t *testing.T) {
 				t.Error("processes still run after the failed init")
 			}
 		})
+	}
+}
+
+func TestShutdownKillsAtTheDeadline(t *testing.T) {
+	sc := newScenario(t, map[string]string{envEvents: "INVOKE,SHUTDOWN", envTry: "ignore-shutdown"}, nil)
+	sc.invoke(t, "GET", "/health")
+	pids := sc.sim.Processes()
+	sd, err := sc.sim.Shutdown(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sd.Exited["scripted"] {
+		t.Error("an extension that ignores SHUTDOWN reported as exited by itself")
+	}
+	if sd.Duration < ShutdownBudget-50*time.Millisecond {
+		t.Errorf("killed after %v, before the %v budget", sd.Duration, ShutdownBudget)
+	}
+	for _, p := range pids {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", p.Pid)); err == nil {
+			t.Errorf("%s (pid %d) still exists after shutdown", p.Name, p.Pid)
+		}
 	}
 }

@@ -52,7 +52,7 @@ const (
 	envEvents = "TEST_EXT_EVENTS" // register for these, e.g. "INVOKE,SHUTDOWN"
 	envSchema = "TEST_EXT_SCHEMA" // subscribe with this schema ("" = do not subscribe)
 	envTypes  = "TEST_EXT_TYPES"  // telemetry types
-	envTry    = "TEST_EXT_TRY"    // "register-invoke", "subscribe-2022-12-13": extra calls first; "crash-before-register"
+	envTry    = "TEST_EXT_TRY"    // "register-invoke", "subscribe-2022-12-13": extra calls first; "crash-before-register", "ignore-shutdown"
 )
 
 type step struct {
@@ -155,6 +155,9 @@ func testExtension() int {
 		deadline := time.UnixMilli(ev.DeadlineMs)
 		if os.Getenv(envSchema) == "" || !strings.Contains(os.Getenv(envTypes), "platform") {
 			deadline = time.Now() // nothing to wait for
+		}
+		if ev.EventType == "SHUTDOWN" && strings.Contains(os.Getenv(envTry), "ignore-shutdown") {
+			select {} // a misbehaving extension: lambdasim must kill it at the deadline
 		}
 		if ev.EventType == "SHUTDOWN" {
 			seen.wait(deadline.Add(-300*time.Millisecond), func(s *seenSet) bool {
