@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // maxPayload is Lambda's synchronous payload limit.
@@ -191,7 +193,7 @@ func (s *Sim) extRegister(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusForbidden, "Extension.InvalidExtensionName", "%s is not an extension of this function", name)
 		return
 	}
-	e := &ext{name: name, id: newID(), proc: p, events: slices.Clone(req.Events), registered: time.Now()}
+	e := &ext{name: name, id: uuid.NewString(), proc: p, events: slices.Clone(req.Events), registered: time.Now()}
 	env.exts = append(env.exts, e)
 	env.byID[e.id] = e
 	s.broadcastLocked()
@@ -259,7 +261,7 @@ func (s *Sim) extNext(w http.ResponseWriter, r *http.Request, env *environment, 
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Lambda-Extension-Event-Identifier", newID())
+	w.Header().Set("Lambda-Extension-Event-Identifier", uuid.NewString())
 	_, _ = w.Write(ev)
 }
 

@@ -6,8 +6,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Phases of an execution environment.
@@ -72,13 +75,6 @@ type invocation struct {
 	doneAt    time.Time
 	response  []byte
 	errorType string
-}
-
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 func traceHeader() string {
@@ -149,7 +145,7 @@ func (s *Sim) initEnv(ctx context.Context) (string, error) {
 		env.initPhase = "invoke"
 	}
 	s.mu.Unlock()
-	env.logStream = time.Now().UTC().Format("2006/01/02") + "/[" + s.cfg.FunctionVersion + "]" + newID()[:8]
+	env.logStream = time.Now().UTC().Format("2006/01/02") + "/[" + s.cfg.FunctionVersion + "]" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
 	env.tel.publish(event{time: env.start, typ: "platform.initStart", record: map[string]any{
 		"initializationType": env.initType,
 		"phase":              env.initPhase,
@@ -270,7 +266,7 @@ func (s *Sim) initFailure(env *environment, extProcs []*proc, waited bool) strin
 // failInit reports a failed init in telemetry and resets the environment.
 func (s *Sim) failInit(ctx context.Context, env *environment, errorType string) string {
 	status := "error"
-	if len(errorType) > 8 && errorType[:8] == "Sandbox." {
+	if strings.HasPrefix(errorType, "Sandbox.") {
 		status = "failure"
 	}
 	env.tel.publish(event{time: time.Now(), typ: "platform.initRuntimeDone", record: map[string]any{

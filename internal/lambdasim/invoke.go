@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Result is the outcome of one invoke.
@@ -54,7 +56,7 @@ func (s *Sim) Invoke(ctx context.Context, payload []byte) (*Result, error) {
 	} else {
 		defer s.life.Unlock()
 	}
-	inv := &invocation{id: newID(), payload: payload, trace: traceHeader(), start: time.Now()}
+	inv := &invocation{id: uuid.NewString(), payload: payload, trace: traceHeader(), start: time.Now()}
 	inv.deadline = inv.start.Add(s.cfg.Timeout)
 	res.RequestID = inv.id
 	if !s.cfg.ManagedInstances {

@@ -120,7 +120,6 @@ type subscriber struct {
 	firstQueued  time.Time
 	dropRecords  int64
 	dropBytes    int64
-	delivered    int // batches delivered, for tests
 	inFlight     bool
 	wake         chan struct{}
 	stop, doneCh chan struct{}
@@ -322,7 +321,6 @@ func (s *subscriber) run() {
 				s.queueBytes += len(b)
 			}
 		} else {
-			s.delivered++
 			backoff = 50 * time.Millisecond
 		}
 		t.broadcastLocked()
