@@ -87,6 +87,24 @@ func (p *pipeline) telemetry(events []schema.TelemetryEvent, bad int, err error)
 	p.changed = make(chan struct{})
 }
 
+// capture takes what the Runtime API proxy saw.
+func (p *pipeline) capture(c capture) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c.Kind == "event" {
+		p.builder.CaptureEvent(c.RequestID, c.Body, c.Size, c.Truncated, c.At)
+		return
+	}
+	errorType := ""
+	if c.Kind == "error" {
+		errorType = c.Header.Get("Lambda-Runtime-Function-Error-Type")
+		if errorType == "" {
+			errorType = "Unhandled"
+		}
+	}
+	p.builder.CaptureResult(c.RequestID, c.Body, c.Size, c.Truncated, errorType, c.At)
+}
+
 // invoke notes an INVOKE event.
 func (p *pipeline) invoke(ev Event) {
 	p.mu.Lock()

@@ -26,6 +26,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -83,6 +85,14 @@ func Run(ctx context.Context, opts Options) error {
 	if sinkErr != nil {
 		log.Error("sink disabled", "error", sinkErr)
 	}
+	// The proxy listens before registering: Lambda starts the runtime (and
+	// so the exec wrapper, which looks for the proxy) only after every
+	// extension registered. It serves once the pipeline exists.
+	var px *proxy
+	if cfg.Proxy {
+		px = startProxyListener(cfg, log)
+	}
+
 	events := []string{EventInvoke, EventShutdown}
 	if lmi {
 		events = []string{EventShutdown}
@@ -110,6 +120,23 @@ func Run(ctx context.Context, opts Options) error {
 	// registered, exiting would make Lambda reset the function.
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	if px != nil {
+		px.observe = p.capture
+		px.failed = func(err error) {
+			log.Warn("request capture failed; the exchange passed through uninspected", "error", err)
+			p.gap(schema.GapInternalError, 1, 0, "runtime API proxy: "+err.Error())
+		}
+		wg.Go(func() {
+			if err := px.serve(); err != nil {
+				log.Error("runtime API proxy stopped", "error", err)
+			}
+		})
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			_ = px.srv.Shutdown(sctx)
+		}()
+	}
 	subscribed := false
 	l, err := listenTelemetry(p.telemetry)
 	if err != nil {
@@ -164,6 +191,29 @@ func Run(ctx context.Context, opts Options) error {
 			log.Warn("unknown event ignored", "eventType", ev.EventType)
 		}
 	}
+}
+
+// startProxyListener starts listening for the runtime and tells the exec
+// wrapper where; on failure the wrapper finds no address and the runtime
+// talks to Lambda directly (records then come from telemetry only).
+func startProxyListener(cfg config.Config, log *slog.Logger) *proxy {
+	addrFile := filepath.Join(cfg.TmpDir, ProxyAddrFile)
+	_ = os.Remove(addrFile) // left by an earlier environment, before a reset
+	upstream := cfg.Upstream
+	if upstream == "" {
+		upstream = cfg.Lambda.RuntimeAPI
+	}
+	px, err := newProxy(upstream, cfg.CaptureBytes, log)
+	if err != nil {
+		log.Error("no runtime API proxy; recording from telemetry only", "error", err)
+		return nil
+	}
+	if _, err := px.publish(cfg.TmpDir); err != nil {
+		log.Error("cannot publish the proxy address; recording from telemetry only", "error", err)
+		_ = px.ln.Close()
+		return nil
+	}
+	return px
 }
 
 // runtimeDoneWait decides whether an invoke waits for platform.runtimeDone.

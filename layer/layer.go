@@ -2,10 +2,12 @@
 // installs that layout into a directory that plays the role of /opt.
 //
 // Lambda extracts a layer into /opt and starts one process per file in
-// /opt/extensions/; audittrail ships as /opt/extensions/audittrail.
+// /opt/extensions/; audittrail ships as /opt/extensions/audittrail, with
+// its exec wrapper at /opt/audittrail-wrapper.
 package layer
 
 import (
+	_ "embed"
 	"fmt"
 	"io"
 	"os"
@@ -15,9 +17,23 @@ import (
 // ExtensionPath is where the binary sits inside the layer (and under /opt).
 const ExtensionPath = "extensions/audittrail"
 
-// Install copies the audittrail binary into optDir as the layer would place
-// it, executable, creating the directories it needs.
+// WrapperPath is where the exec wrapper sits inside the layer.
+const WrapperPath = "audittrail-wrapper"
+
+// Wrapper is the exec wrapper script (AWS_LAMBDA_EXEC_WRAPPER).
+//
+//go:embed audittrail-wrapper
+var Wrapper []byte
+
+// Install lays out optDir as the layer does: the audittrail binary as
+// extensions/audittrail and the exec wrapper, both executable.
 func Install(optDir, binary string) error {
+	if err := os.MkdirAll(optDir, 0o755); err != nil {
+		return fmt.Errorf("layer: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(optDir, WrapperPath), Wrapper, 0o755); err != nil {
+		return fmt.Errorf("layer: %w", err)
+	}
 	src, err := os.Open(binary)
 	if err != nil {
 		return fmt.Errorf("layer: %w", err)

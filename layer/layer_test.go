@@ -25,6 +25,10 @@ func TestInstall(t *testing.T) {
 	if fi, _ := os.Stat(dst); fi.Mode().Perm() != 0o755 {
 		t.Errorf("mode %v, want 0755", fi.Mode().Perm())
 	}
+	w, err := os.Stat(filepath.Join(opt, "audittrail-wrapper"))
+	if err != nil || w.Mode().Perm() != 0o755 || w.Size() != int64(len(Wrapper)) {
+		t.Errorf("wrapper: %v %v", w, err)
+	}
 	if err := Install(opt, filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("want an error for a missing binary")
 	}

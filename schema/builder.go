@@ -36,6 +36,11 @@ type invocation struct {
 	seq         int // order of first sight, for eviction and Pending
 	started     bool
 	runtimeDone bool
+	// event is the proxy's copy of the event, held until the result
+	// arrives and the exchange is normalized.
+	event     []byte
+	eventSize int64
+	truncated bool
 }
 
 // Builder turns telemetry events and INVOKE events into audit records. It
@@ -305,7 +310,12 @@ func (b *Builder) firstOnDemand(inv *invocation) bool {
 
 // finish completes an invocation record and forgets the invocation.
 func (b *Builder) finish(id string, inv *invocation) Record {
+	if inv.event != nil { // the result never came (timeout, crash)
+		Normalize(&inv.rec, Exchange{Event: inv.event, EventSize: inv.eventSize, Truncated: inv.truncated})
+		inv.event = nil
+	}
 	rec := inv.rec
+	rec.Event.Outcome = finalOutcome(&rec)
 	if l := rec.AWS; l != nil && l.Lambda != nil && l.Lambda.DurationMs != nil {
 		ns := int64(*l.Lambda.DurationMs * 1e6)
 		rec.Event.Duration = &ns
@@ -324,6 +334,45 @@ func (b *Builder) finish(id string, inv *invocation) Record {
 	}
 	b.done = append(b.done, id)
 	return rec
+}
+
+// CaptureEvent notes the event the runtime received for requestID, as the
+// Runtime API proxy saw it (event may be a prefix of size bytes).
+func (b *Builder) CaptureEvent(requestID string, event []byte, size int64, truncated bool, at time.Time) {
+	inv := b.invocation(requestID, at)
+	inv.event, inv.eventSize, inv.truncated = event, size, truncated
+}
+
+// CaptureResult notes the function's response, or its error when errorType
+// is set, and normalizes the exchange into the invocation record. Only the
+// normalized facts are kept, never the payloads.
+func (b *Builder) CaptureResult(requestID string, body []byte, size int64, truncated bool, errorType string, at time.Time) {
+	inv := b.invocation(requestID, at)
+	x := Exchange{Event: inv.event, EventSize: inv.eventSize, Response: body, ResponseSize: size,
+		ErrorType: errorType, Truncated: truncated || inv.truncated}
+	if x.Event == nil {
+		x.Event = []byte("null") // the event was not seen: a direct invoke as far as we know
+	}
+	Normalize(&inv.rec, x)
+	inv.event = nil
+}
+
+// finalOutcome combines what the platform and the proxy saw: an invocation
+// fails when the platform says so, when the function reported an error, or
+// when the caller got an HTTP error status.
+func finalOutcome(rec *Record) string {
+	out := rec.Event.Outcome
+	if rec.Error != nil {
+		out = OutcomeFailure
+	}
+	if h := rec.HTTP; h != nil && h.Response != nil && h.Response.StatusCode != 0 {
+		if h.Response.StatusCode >= 400 {
+			out = OutcomeFailure
+		} else if out == OutcomeUnknown {
+			out = OutcomeSuccess
+		}
+	}
+	return out
 }
 
 // evict emits the oldest tracked invocations as incomplete while more than

@@ -70,7 +70,16 @@ type Record struct {
 	Cloud     Cloud     `json:"cloud"`
 	FaaS      FaaS      `json:"faas"`
 	AWS       *AWS      `json:"aws,omitempty"`
-	Error     *Error    `json:"error,omitempty"`
+	// Request facts, on invocation records captured by the proxy.
+	HTTP      *HTTP      `json:"http,omitempty"`
+	URL       *URL       `json:"url,omitempty"`
+	Server    *Endpoint  `json:"server,omitempty"`
+	Client    *Endpoint  `json:"client,omitempty"`
+	UserAgent *UserAgent `json:"user_agent,omitempty"`
+	API       *API       `json:"api,omitempty"`
+	User      *User      `json:"user,omitempty"`
+	Auth      *Auth      `json:"auth,omitempty"`
+	Error     *Error     `json:"error,omitempty"`
 	// Gap is set on coverage_gap records only.
 	Gap *Gap `json:"coverage_gap,omitempty"`
 	// Log is set on log records only.
@@ -164,6 +173,86 @@ type XRay struct {
 	// TraceID is the Root of the X-Amzn-Trace-Id header.
 	TraceID string `json:"trace_id,omitempty"`
 	Sampled *bool  `json:"sampled,omitempty"`
+}
+
+// HTTP is the OpenTelemetry http.* namespace.
+type HTTP struct {
+	Request  *HTTPRequest  `json:"request,omitempty"`
+	Response *HTTPResponse `json:"response,omitempty"`
+	// Route is the route template, e.g. /users/{id}.
+	Route string `json:"route,omitempty"`
+}
+
+// HTTPRequest describes the request.
+type HTTPRequest struct {
+	Method string `json:"method,omitempty"`
+	Body   *Body  `json:"body,omitempty"`
+	// Header holds the few headers kept (x-forwarded-for), lower-cased.
+	Header map[string][]string `json:"header,omitempty"`
+}
+
+// HTTPResponse describes the response.
+type HTTPResponse struct {
+	StatusCode int   `json:"status_code,omitempty"`
+	Body       *Body `json:"body,omitempty"`
+}
+
+// Body gives a payload's size; bodies themselves are not stored.
+type Body struct {
+	Size int64 `json:"size"`
+}
+
+// URL is the OpenTelemetry url.* namespace.
+type URL struct {
+	Path string `json:"path,omitempty"`
+	// Query has the values of secret-looking parameters redacted.
+	Query  string `json:"query,omitempty"`
+	Scheme string `json:"scheme,omitempty"`
+}
+
+// Endpoint is a network peer: server.* or client.*.
+type Endpoint struct {
+	Address string `json:"address,omitempty"`
+}
+
+// UserAgent is user_agent.*.
+type UserAgent struct {
+	Original string `json:"original,omitempty"`
+}
+
+// API describes the front door the invocation came through.
+type API struct {
+	// Gateway is apigateway-rest, apigateway-http, apigateway-websocket,
+	// alb, function-url, direct, or a trigger name (sqs, sns, s3, ...).
+	Gateway   string `json:"gateway"`
+	ID        string `json:"id,omitempty"`
+	Stage     string `json:"stage,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+	// EventType is the WebSocket event (CONNECT, MESSAGE, DISCONNECT).
+	EventType    string `json:"event_type,omitempty"`
+	ConnectionID string `json:"connection_id,omitempty"`
+	// SourceARNs and Records describe non-HTTP triggers.
+	SourceARNs []string `json:"source_arns,omitempty"`
+	Records    int      `json:"records,omitempty"`
+}
+
+// User is the principal that made the call (user.*).
+type User struct {
+	// ID is the JWT sub, Cognito identity id, IAM ARN or authorizer
+	// principal.
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name,omitempty"`
+}
+
+// Auth tells how the caller was authenticated.
+type Auth struct {
+	// Type is jwt, cognito, iam, lambda-authorizer, api-key, mtls or none.
+	Type     string   `json:"type"`
+	Scopes   []string `json:"scopes,omitempty"`
+	ClientID string   `json:"client_id,omitempty"`
+	APIKeyID string   `json:"api_key_id,omitempty"`
+	// CertSubject is the mTLS client certificate's subject DN.
+	CertSubject string `json:"cert_subject,omitempty"`
 }
 
 // Error describes why an invocation or phase failed.

@@ -27,6 +27,9 @@ func Variables() []Var {
 		{"AUDITTRAIL_FILE_DIR", "$TMPDIR/audittrail/trail", "Directory of the file store (`file` sink): zstd-compressed NDJSON segments."},
 		{"AUDITTRAIL_TELEMETRY_TYPES", "platform", "Telemetry API streams to subscribe to: `platform`, `function`, `extension`. Adding `function` or `extension` writes their log lines as `log` records (the extension's own lines are always left out)."},
 		{"AUDITTRAIL_QUEUE_BYTES", "4194304", "Bound of the in-memory record queue, in bytes; records beyond it are dropped and counted in a coverage-gap record."},
+		{"AUDITTRAIL_PROXY", "on", "`on` starts the Runtime API proxy that captures each request and response (used when the function runs through `/opt/audittrail-wrapper`); `off` records from telemetry only."},
+		{"AUDITTRAIL_RUNTIME_API_UPSTREAM", "", "Where the proxy forwards the runtime's calls (host:port), to chain behind another vendor's Runtime API proxy; default: Lambda's Runtime API."},
+		{"AUDITTRAIL_CAPTURE_BYTES", "1048576", "How much of each event and response the proxy inspects, in bytes; the rest passes through unread."},
 		{"AUDITTRAIL_LOG_LEVEL", "info", "Level of the extension's own logs (JSON on stderr): `debug`, `info`, `warn`, `error`."},
 	}
 }
@@ -57,7 +60,15 @@ type Config struct {
 	TelemetryTypes []string
 	QueueBytes     int
 	LogLevel       slog.Level
-	Lambda         Lambda
+	// Proxy turns the Runtime API proxy on.
+	Proxy bool
+	// Upstream is where the proxy forwards; empty means Lambda's API.
+	Upstream string
+	// CaptureBytes bounds what the proxy inspects of each payload.
+	CaptureBytes int
+	// TmpDir is the sandbox's /tmp.
+	TmpDir string
+	Lambda Lambda
 }
 
 // Lambda is what the platform tells the extension through its environment.
@@ -94,6 +105,10 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		FileDir:        get("AUDITTRAIL_FILE_DIR", filepath.Join(tmp, "audittrail", "trail")),
 		TelemetryTypes: splitList(get("AUDITTRAIL_TELEMETRY_TYPES", "platform")),
 		QueueBytes:     4 << 20,
+		Proxy:          true,
+		Upstream:       get("AUDITTRAIL_RUNTIME_API_UPSTREAM", ""),
+		CaptureBytes:   1 << 20,
+		TmpDir:         tmp,
 		Lambda: Lambda{
 			RuntimeAPI:         get("AWS_LAMBDA_RUNTIME_API", ""),
 			FunctionName:       get("AWS_LAMBDA_FUNCTION_NAME", ""),
@@ -109,6 +124,21 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 			errs = append(errs, fmt.Errorf("AUDITTRAIL_QUEUE_BYTES: %q is not a number of bytes", v))
 		} else {
 			c.QueueBytes = n
+		}
+	}
+	switch v := strings.ToLower(get("AUDITTRAIL_PROXY", "on")); v {
+	case "on", "true", "1":
+	case "off", "false", "0":
+		c.Proxy = false
+	default:
+		errs = append(errs, fmt.Errorf("AUDITTRAIL_PROXY: %q is not on or off", v))
+	}
+	if v := get("AUDITTRAIL_CAPTURE_BYTES", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("AUDITTRAIL_CAPTURE_BYTES: %q is not a number of bytes", v))
+		} else {
+			c.CaptureBytes = n
 		}
 	}
 	if v := get("AUDITTRAIL_LOG_LEVEL", ""); v != "" {
@@ -144,6 +174,12 @@ func (c *Config) sanitize() {
 	if c.QueueBytes < 64<<10 {
 		c.QueueBytes = 4 << 20
 	}
+	if c.CaptureBytes > 6<<20 {
+		c.CaptureBytes = 1 << 20
+	}
+	if strings.Contains(c.Upstream, "/") {
+		c.Upstream = ""
+	}
 }
 
 // Validate reports every problem in c, each prefixed with the variable that
@@ -174,6 +210,12 @@ func (c Config) Validate() error {
 	}
 	if c.QueueBytes < 64<<10 {
 		errs = append(errs, fmt.Errorf("AUDITTRAIL_QUEUE_BYTES: %d is below the minimum of 65536", c.QueueBytes))
+	}
+	if c.CaptureBytes > 6<<20 {
+		errs = append(errs, fmt.Errorf("AUDITTRAIL_CAPTURE_BYTES: %d is above Lambda's 6 MiB payload limit", c.CaptureBytes))
+	}
+	if c.Upstream != "" && strings.Contains(c.Upstream, "/") {
+		errs = append(errs, fmt.Errorf("AUDITTRAIL_RUNTIME_API_UPSTREAM: %q must be host:port, like AWS_LAMBDA_RUNTIME_API", c.Upstream))
 	}
 	return errors.Join(errs...)
 }

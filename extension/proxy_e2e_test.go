@@ -1,0 +1,98 @@
+package extension_test
+
+import (
+	"bytes"
+	"path/filepath"
+	"testing"
+
+	"github.com/audittrail/audittrail/internal/lambdasim"
+	"github.com/audittrail/audittrail/internal/lambdasim/samplefn"
+	"github.com/audittrail/audittrail/schema"
+)
+
+// withWrapper runs the function through the layer's exec wrapper, as a
+// managed runtime (Node.js, Python, ...) honours AWS_LAMBDA_EXEC_WRAPPER.
+func withWrapper(c *lambdasim.Config) {
+	c.OSOnlyRuntime = false
+	c.Env["AWS_LAMBDA_EXEC_WRAPPER"] = filepath.Join(c.OptDir, "audittrail-wrapper")
+}
+
+func TestProxyCapturesWhoCalledWhat(t *testing.T) {
+	l := newLambda(t, true, withWrapper)
+	reader := samplefn.EventOptions{SourceIP: "198.51.100.7", UserAgent: "curl/8.5.0", Headers: map[string]string{"X-Forwarded-For": "10.0.0.1, 198.51.100.7"},
+		JWT: &samplefn.JWT{Subject: "user-7f3a", Scopes: []string{"users:read"}}}
+	calls := []struct {
+		method, path string
+		opt          samplefn.EventOptions
+		status       int
+		outcome      string
+	}{
+		{"GET", "/users/42?token=s3cr3t&page=2", reader, 200, schema.OutcomeSuccess},
+		{"DELETE", "/users/42", samplefn.EventOptions{SourceIP: "192.0.2.66"}, 401, schema.OutcomeFailure},
+		{"DELETE", "/users/42", reader, 403, schema.OutcomeFailure},
+		{"GET", "/error", reader, 500, schema.OutcomeFailure},
+	}
+	var results []*lambdasim.Result
+	for _, c := range calls {
+		res, err := l.sim.Invoke(t.Context(), samplefn.HTTPEvent(c.method, c.path, c.opt))
+		if err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, res)
+	}
+	l.shutdown(t)
+	recs := l.records(t)
+	for i, c := range calls {
+		r := invocation(t, recs, results[i].RequestID)
+		if r.Audit.Capture != schema.CaptureProxy || r.API == nil || r.API.Gateway != schema.GatewayHTTP {
+			t.Fatalf("%s %s: capture %q api %+v", c.method, c.path, r.Audit.Capture, r.API)
+		}
+		if r.HTTP.Request.Method != c.method || r.HTTP.Route != "/users/{id}" && c.path != "/error" || r.Event.Outcome != c.outcome {
+			t.Errorf("%s %s: method %q route %q outcome %q", c.method, c.path, r.HTTP.Request.Method, r.HTTP.Route, r.Event.Outcome)
+		}
+		if r.HTTP.Response == nil || r.HTTP.Response.StatusCode != c.status {
+			t.Errorf("%s %s: response %+v, want status %d", c.method, c.path, r.HTTP.Response, c.status)
+		}
+		if r.Client == nil || r.Client.Address != c.opt.SourceIP {
+			t.Errorf("%s %s: client %+v, want %s", c.method, c.path, r.Client, c.opt.SourceIP)
+		}
+	}
+	first := invocation(t, recs, results[0].RequestID)
+	if first.User == nil || first.User.ID != "user-7f3a" || first.Auth.Type != "jwt" {
+		t.Errorf("principal: user %+v auth %+v", first.User, first.Auth)
+	}
+	if first.URL.Query != "token=[REDACTED]&page=2" {
+		t.Errorf("query = %q, secret not redacted", first.URL.Query)
+	}
+	if xff := first.HTTP.Request.Header["x-forwarded-for"]; len(xff) != 1 || xff[0] != "10.0.0.1, 198.51.100.7" {
+		t.Errorf("x-forwarded-for = %v", xff)
+	}
+	if r := invocation(t, recs, results[1].RequestID); r.Auth.Type != "none" || r.User != nil {
+		t.Errorf("anonymous call: auth %+v user %+v", r.Auth, r.User)
+	}
+	if e := invocation(t, recs, results[3].RequestID).Error; e == nil || e.Type != "OrderNotFound" || e.Message != "order 42 not found" {
+		t.Errorf("handled error = %+v", e)
+	}
+	if results[3].ErrorType != "OrderNotFound" {
+		t.Errorf("the caller got error type %q through the proxy", results[3].ErrorType)
+	}
+}
+
+// TestProxyIsTransparent: the caller gets byte for byte what it gets
+// without the extension.
+func TestProxyIsTransparent(t *testing.T) {
+	event := samplefn.HTTPEvent("GET", "/users/42", samplefn.EventOptions{})
+	direct := newLambda(t, false, nil)
+	proxied := newLambda(t, true, withWrapper)
+	a, err := direct.sim.Invoke(t.Context(), event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := proxied.sim.Invoke(t.Context(), event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Payload, b.Payload) || a.ErrorType != b.ErrorType {
+		t.Errorf("through the proxy %q (%s), directly %q (%s)", b.Payload, b.ErrorType, a.Payload, a.ErrorType)
+	}
+}

@@ -1,0 +1,440 @@
+package schema
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+)
+
+// Gateways (api.gateway) of the HTTP front doors.
+const (
+	GatewayREST        = "apigateway-rest"
+	GatewayHTTP        = "apigateway-http"
+	GatewayWebSocket   = "apigateway-websocket"
+	GatewayALB         = "alb"
+	GatewayFunctionURL = "function-url"
+	GatewayDirect      = "direct"
+)
+
+// Exchange is what the Runtime API proxy saw of one invocation: the event,
+// and the response or error. Payloads may be prefixes of the real ones.
+type Exchange struct {
+	Event []byte
+	// EventSize is the event's full size.
+	EventSize int64
+	// Response is the function's result; nil when none was seen.
+	Response     []byte
+	ResponseSize int64
+	// ErrorType is set when the runtime posted an error instead.
+	ErrorType string
+	// Truncated is set when a payload was only inspected in part.
+	Truncated bool
+}
+
+// httpEvent is the union of the API Gateway (REST v1, HTTP API v2,
+// WebSocket), ALB and Function URL event shapes: the fields the normalizer
+// reads, under the names each shape uses.
+type httpEvent struct {
+	Version                         string              `json:"version"`
+	RouteKey                        string              `json:"routeKey"`
+	RawPath                         string              `json:"rawPath"`
+	RawQueryString                  string              `json:"rawQueryString"`
+	Resource                        string              `json:"resource"`
+	Path                            string              `json:"path"`
+	HTTPMethod                      string              `json:"httpMethod"`
+	Headers                         map[string]string   `json:"headers"`
+	MultiValueHeaders               map[string][]string `json:"multiValueHeaders"`
+	QueryStringParameters           map[string]string   `json:"queryStringParameters"`
+	MultiValueQueryStringParameters map[string][]string `json:"multiValueQueryStringParameters"`
+	Body                            *string             `json:"body"`
+	IsBase64Encoded                 bool                `json:"isBase64Encoded"`
+	RequestContext                  *struct {
+		APIID        string `json:"apiId"`
+		Stage        string `json:"stage"`
+		RequestID    string `json:"requestId"`
+		DomainName   string `json:"domainName"`
+		ResourcePath string `json:"resourcePath"`
+		HTTPMethod   string `json:"httpMethod"`
+		EventType    string `json:"eventType"`
+		ConnectionID string `json:"connectionId"`
+		RouteKey     string `json:"routeKey"`
+		ELB          *struct {
+			TargetGroupArn string `json:"targetGroupArn"`
+		} `json:"elb"`
+		HTTP *struct {
+			Method    string `json:"method"`
+			Path      string `json:"path"`
+			SourceIP  string `json:"sourceIp"`
+			UserAgent string `json:"userAgent"`
+		} `json:"http"`
+		Identity *struct {
+			SourceIP                      string `json:"sourceIp"`
+			UserAgent                     string `json:"userAgent"`
+			UserArn                       string `json:"userArn"`
+			User                          string `json:"user"`
+			Caller                        string `json:"caller"`
+			APIKeyID                      string `json:"apiKeyId"`
+			CognitoIdentityID             string `json:"cognitoIdentityId"`
+			CognitoAuthenticationProvider string `json:"cognitoAuthenticationProvider"`
+			ClientCert                    *cert  `json:"clientCert"`
+		} `json:"identity"`
+		Authentication *struct {
+			ClientCert *cert `json:"clientCert"`
+		} `json:"authentication"`
+		Authorizer json.RawMessage `json:"authorizer"`
+	} `json:"requestContext"`
+}
+
+type cert struct {
+	SubjectDN string `json:"subjectDN"`
+}
+
+// authorizerV2 is requestContext.authorizer of HTTP API and Function URL
+// events.
+type authorizerV2 struct {
+	JWT *struct {
+		Claims map[string]any `json:"claims"`
+		Scopes []string       `json:"scopes"`
+	} `json:"jwt"`
+	IAM *struct {
+		UserArn  string `json:"userArn"`
+		UserID   string `json:"userId"`
+		CallerID string `json:"callerId"`
+	} `json:"iam"`
+	Lambda map[string]any `json:"lambda"`
+}
+
+// authorizerV1 is requestContext.authorizer of REST and WebSocket events:
+// Cognito claims, or a Lambda authorizer's principal and context.
+type authorizerV1 struct {
+	Claims      map[string]any `json:"claims"`
+	Scopes      []string       `json:"scopes"`
+	PrincipalID string         `json:"principalId"`
+}
+
+// Normalize fills rec with what the exchange says about the request: the
+// front door, the route, the caller and the outcome. It never fails: an
+// event it does not recognise is recorded as a direct invoke.
+func Normalize(rec *Record, x Exchange) {
+	rec.Audit.Capture = CaptureProxy
+	var probe map[string]json.RawMessage
+	if json.Unmarshal(x.Event, &probe) != nil {
+		rec.API = &API{Gateway: GatewayDirect}
+		rec.FaaS.Trigger = "other"
+		return
+	}
+	if normalizeTrigger(rec, probe, x.Event) {
+		return
+	}
+	var ev httpEvent
+	if json.Unmarshal(x.Event, &ev) != nil || ev.RequestContext == nil {
+		rec.API = &API{Gateway: GatewayDirect}
+		rec.FaaS.Trigger = "other"
+		return
+	}
+	normalizeHTTP(rec, &ev, x)
+}
+
+func normalizeHTTP(rec *Record, ev *httpEvent, x Exchange) {
+	rc := ev.RequestContext
+	api := &API{ID: rc.APIID, Stage: rc.Stage, RequestID: rc.RequestID}
+	req := &HTTPRequest{}
+	u := &URL{Scheme: "https"}
+	var route, sourceIP, userAgent string
+	headers := lowerHeaders(ev.Headers, ev.MultiValueHeaders)
+	switch {
+	case rc.ELB != nil:
+		api.Gateway = GatewayALB
+		api.SourceARNs = []string{rc.ELB.TargetGroupArn}
+		req.Method, u.Path = ev.HTTPMethod, ev.Path
+		u.Query = queryFromMaps(ev.QueryStringParameters, ev.MultiValueQueryStringParameters)
+		userAgent = first(headers["user-agent"])
+		u.Scheme = first(headers["x-forwarded-proto"])
+	case rc.ConnectionID != "" && rc.EventType != "":
+		api.Gateway = GatewayWebSocket
+		api.EventType, api.ConnectionID = rc.EventType, rc.ConnectionID
+		route = rc.RouteKey
+		u.Scheme = "wss"
+		if rc.Identity != nil {
+			sourceIP, userAgent = rc.Identity.SourceIP, rc.Identity.UserAgent
+		}
+	case ev.Version == "2.0" && rc.HTTP != nil:
+		api.Gateway = GatewayHTTP
+		if strings.Contains(rc.DomainName, ".lambda-url.") {
+			api.Gateway = GatewayFunctionURL
+		}
+		req.Method, u.Path = rc.HTTP.Method, ev.RawPath
+		u.Query = redactQuery(ev.RawQueryString)
+		sourceIP, userAgent = rc.HTTP.SourceIP, rc.HTTP.UserAgent
+		if _, r, ok := strings.Cut(ev.RouteKey, " "); ok {
+			route = r
+		}
+	default: // REST API, or HTTP API with payload format 1.0
+		api.Gateway = GatewayREST
+		if ev.Version == "1.0" {
+			api.Gateway = GatewayHTTP
+		}
+		req.Method, u.Path = ev.HTTPMethod, ev.Path
+		u.Query = queryFromMaps(ev.QueryStringParameters, ev.MultiValueQueryStringParameters)
+		route = ev.Resource
+		if rc.Identity != nil {
+			sourceIP, userAgent = rc.Identity.SourceIP, rc.Identity.UserAgent
+		}
+	}
+	if xff := headers["x-forwarded-for"]; len(xff) > 0 {
+		req.Header = map[string][]string{"x-forwarded-for": xff}
+	}
+	if ev.Body != nil {
+		req.Body = &Body{Size: bodySize(*ev.Body, ev.IsBase64Encoded)}
+	}
+	rec.API = api
+	rec.FaaS.Trigger = "http"
+	rec.HTTP = &HTTP{Request: req, Route: route}
+	if u.Path != "" || u.Query != "" {
+		rec.URL = u
+	}
+	if host := first(headers["host"]); host != "" || rc.DomainName != "" {
+		rec.Server = &Endpoint{Address: rc.DomainName}
+		if rec.Server.Address == "" {
+			rec.Server.Address = host
+		}
+	}
+	if sourceIP != "" {
+		rec.Client = &Endpoint{Address: sourceIP}
+	}
+	if userAgent != "" {
+		rec.UserAgent = &UserAgent{Original: userAgent}
+	}
+	rec.User, rec.Auth = principal(ev, api.Gateway)
+	normalizeResponse(rec, api.Gateway, x)
+}
+
+// principal finds who called and how they were authenticated.
+func principal(ev *httpEvent, gateway string) (*User, *Auth) {
+	rc := ev.RequestContext
+	auth := &Auth{Type: "none"}
+	var user User
+	if gateway == GatewayHTTP || gateway == GatewayFunctionURL {
+		var a authorizerV2
+		_ = json.Unmarshal(rc.Authorizer, &a)
+		switch {
+		case a.JWT != nil:
+			auth.Type = "jwt"
+			user.ID = claim(a.JWT.Claims, "sub")
+			user.Name = claim(a.JWT.Claims, "username", "cognito:username", "email")
+			auth.Scopes = a.JWT.Scopes
+			if len(auth.Scopes) == 0 {
+				auth.Scopes = strings.Fields(claim(a.JWT.Claims, "scope"))
+			}
+			auth.ClientID = claim(a.JWT.Claims, "client_id", "azp")
+		case a.IAM != nil:
+			auth.Type = "iam"
+			user.ID = a.IAM.UserArn
+			if user.ID == "" {
+				user.ID = a.IAM.CallerID
+			}
+		case a.Lambda != nil:
+			auth.Type = "lambda-authorizer"
+			user.ID = claim(a.Lambda, "principalId", "sub", "userId", "user")
+		}
+		if rc.Authentication != nil && rc.Authentication.ClientCert != nil {
+			auth.CertSubject = rc.Authentication.ClientCert.SubjectDN
+			if auth.Type == "none" {
+				auth.Type = "mtls"
+			}
+		}
+	} else {
+		var a authorizerV1
+		_ = json.Unmarshal(rc.Authorizer, &a)
+		id := rc.Identity
+		switch {
+		case len(a.Claims) > 0:
+			auth.Type = "cognito"
+			user.ID = claim(a.Claims, "sub")
+			user.Name = claim(a.Claims, "cognito:username", "username", "email")
+			auth.Scopes = a.Scopes
+			auth.ClientID = claim(a.Claims, "client_id", "aud")
+		case a.PrincipalID != "":
+			auth.Type = "lambda-authorizer"
+			user.ID = a.PrincipalID
+		case id != nil && (id.UserArn != "" || id.Caller != ""):
+			auth.Type = "iam"
+			user.ID = id.UserArn
+			if user.ID == "" {
+				user.ID = id.Caller
+			}
+		case id != nil && id.CognitoIdentityID != "":
+			auth.Type = "cognito"
+			user.ID = id.CognitoIdentityID
+		}
+		if id != nil {
+			if id.APIKeyID != "" {
+				auth.APIKeyID = id.APIKeyID
+				if auth.Type == "none" {
+					auth.Type = "api-key"
+				}
+			}
+			if id.ClientCert != nil {
+				auth.CertSubject = id.ClientCert.SubjectDN
+				if auth.Type == "none" {
+					auth.Type = "mtls"
+				}
+			}
+		}
+	}
+	if user == (User{}) {
+		return nil, auth
+	}
+	return &user, auth
+}
+
+// gatewayErrorStatus is what each front door answers the caller when the
+// function reports an error.
+var gatewayErrorStatus = map[string]int{
+	GatewayREST: 502, GatewayHTTP: 500, GatewayALB: 502, GatewayFunctionURL: 502, GatewayWebSocket: 502,
+}
+
+// normalizeResponse reads the status the caller got.
+func normalizeResponse(rec *Record, gateway string, x Exchange) {
+	resp := &HTTPResponse{}
+	switch {
+	case x.ErrorType != "":
+		resp.StatusCode = gatewayErrorStatus[gateway]
+		rec.Error = &Error{Type: x.ErrorType, Message: errorMessage(x.Response)}
+	case x.Response != nil:
+		var r struct {
+			StatusCode      *int    `json:"statusCode"`
+			Body            *string `json:"body"`
+			IsBase64Encoded bool    `json:"isBase64Encoded"`
+		}
+		isObject := json.Unmarshal(x.Response, &r) == nil
+		switch {
+		case isObject && r.StatusCode != nil:
+			resp.StatusCode = *r.StatusCode
+			if r.Body != nil {
+				resp.Body = &Body{Size: bodySize(*r.Body, r.IsBase64Encoded)}
+			}
+		case gateway == GatewayHTTP || gateway == GatewayFunctionURL:
+			// Without statusCode the result itself is the body, status 200.
+			resp.StatusCode = 200
+			resp.Body = &Body{Size: x.ResponseSize}
+		}
+	default:
+		return
+	}
+	if resp.StatusCode != 0 || resp.Body != nil {
+		rec.HTTP.Response = resp
+	}
+}
+
+// errorMessage is the errorMessage of a runtime error body, shortened.
+func errorMessage(body []byte) string {
+	var e struct {
+		ErrorMessage string `json:"errorMessage"`
+	}
+	_ = json.Unmarshal(body, &e)
+	return truncate(e.ErrorMessage, 256)
+}
+
+// lowerHeaders merges single- and multi-value headers under lower-case
+// names.
+func lowerHeaders(single map[string]string, multi map[string][]string) map[string][]string {
+	out := make(map[string][]string, len(single)+len(multi))
+	for k, v := range single {
+		out[strings.ToLower(k)] = []string{v}
+	}
+	for k, v := range multi {
+		out[strings.ToLower(k)] = v
+	}
+	return out
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+// claim returns the first of keys present in claims, as a string.
+func claim(claims map[string]any, keys ...string) string {
+	for _, k := range keys {
+		switch v := claims[k].(type) {
+		case string:
+			if v != "" {
+				return v
+			}
+		case json.Number, float64, bool:
+			b, _ := json.Marshal(v)
+			return string(b)
+		}
+	}
+	return ""
+}
+
+// bodySize is a body's size in bytes (decoded when base64).
+func bodySize(body string, base64 bool) int64 {
+	if base64 {
+		return int64(len(strings.TrimRight(body, "="))) * 3 / 4
+	}
+	return int64(len(body))
+}
+
+// secretParams are query parameter names (or parts of them) whose values
+// never enter the trail.
+var secretParams = []string{"token", "password", "passwd", "secret", "key", "signature", "sig", "code", "auth", "credential", "session", "jwt", "otp"}
+
+// Redacted replaces a redacted value.
+const Redacted = "[REDACTED]"
+
+// isSecretParam reports whether a query parameter name looks secret.
+func isSecretParam(name string) bool {
+	n := strings.ToLower(name)
+	for _, s := range secretParams {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactQuery redacts the values of secret-looking parameters in a raw
+// query string, keeping its order and the other values.
+func redactQuery(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	parts := strings.Split(raw, "&")
+	for i, p := range parts {
+		name, _, hasValue := strings.Cut(p, "=")
+		if decoded, err := url.QueryUnescape(name); err == nil {
+			name = decoded
+		}
+		if hasValue && isSecretParam(name) {
+			parts[i] = p[:strings.IndexByte(p, '=')+1] + Redacted
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
+// queryFromMaps rebuilds a query string from the parameter maps of REST and
+// ALB events (sorted by name), redacted.
+func queryFromMaps(single map[string]string, multi map[string][]string) string {
+	v := url.Values{}
+	for k, s := range single {
+		v.Set(k, s)
+	}
+	for k, m := range multi {
+		v[k] = m
+	}
+	if len(v) == 0 {
+		return ""
+	}
+	for k := range v {
+		if isSecretParam(k) {
+			v[k] = []string{Redacted}
+		}
+	}
+	return strings.ReplaceAll(v.Encode(), url.QueryEscape(Redacted), Redacted)
+}
+
