@@ -3,6 +3,7 @@ package layer
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -31,5 +32,39 @@ func TestInstall(t *testing.T) {
 	}
 	if err := Install(opt, filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("want an error for a missing binary")
+	}
+}
+
+// TestWrapper runs the exec wrapper as a runtime would.
+func TestWrapper(t *testing.T) {
+	tests := []struct {
+		name, addrFile, want string
+	}{
+		{"proxy running", "127.0.0.1:40123\n", "127.0.0.1:40123"},
+		{"no proxy", "", "127.0.0.1:9001"},
+		{"empty address file", "\n", "127.0.0.1:9001"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmp, opt := t.TempDir(), t.TempDir()
+			if err := os.WriteFile(filepath.Join(opt, WrapperPath), Wrapper, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if tt.addrFile != "" {
+				_ = os.MkdirAll(filepath.Join(tmp, "audittrail"), 0o755)
+				if err := os.WriteFile(filepath.Join(tmp, "audittrail", "runtime-api"), []byte(tt.addrFile), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cmd := exec.Command(filepath.Join(opt, WrapperPath), "sh", "-c", `printf %s "$AWS_LAMBDA_RUNTIME_API|$0"`, "arg0")
+			cmd.Env = []string{"TMPDIR=" + tmp, "AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001", "PATH=" + os.Getenv("PATH")}
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			if got := string(out); got != tt.want+"|arg0" {
+				t.Errorf("runtime saw %q, want %q (and its own arguments)", got, tt.want+"|arg0")
+			}
+		})
 	}
 }

@@ -59,6 +59,9 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo failed: %v\n%s", err, out)
 	}
 	for _, want := range []string{"HTTP 401", "HTTP 403", "Runtime.ExitError", "Sandbox.Timedout",
+		// the trail knows who called what, from where, and how it ended
+		"DELETE  /users/{id}      403    user-7f3a  203.0.113.10   failure",
+		"GET     /error           500    user-7f3a  203.0.113.10   failure  OrderNotFound",
 		"invocations      15 (3 cold starts,", "3 init, 3 shutdown records", "coverage gaps    0", trail} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)

@@ -88,8 +88,10 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	sim, err := lambdasim.New(lambdasim.Config{
-		OptDir:        opt,
-		Runtime:       []string{exe, "demo-function"},
+		OptDir: opt,
+		// The sample function is a Go binary on an OS-only runtime, whose
+		// bootstrap ends with: exec /opt/audittrail-wrapper ./function
+		Runtime:       []string{filepath.Join(opt, layer.WrapperPath), exe, "demo-function"},
 		OSOnlyRuntime: true,
 		Env:           map[string]string{"AUDITTRAIL_SINKS": "file", "AUDITTRAIL_FILE_DIR": trail},
 		FunctionName:  "orders-api",
@@ -153,6 +155,8 @@ func clearTrail(dir string) error {
 // summarize reads the trail back and prints what it holds.
 func summarize(out io.Writer, trail string) error {
 	var total, invocations, cold, failed, gaps, shutdowns, inits int
+	fmt.Fprintf(out, "\nInvocation records in the trail:\n  %-7s %-16s %-6s %-10s %-14s %-8s %s\n",
+		"method", "route", "status", "principal", "client", "outcome", "error")
 	err := file.Scan(trail, func(b []byte) error {
 		var r schema.Record
 		if err := json.Unmarshal(b, &r); err != nil {
@@ -163,6 +167,7 @@ func summarize(out io.Writer, trail string) error {
 		case schema.ActionInit:
 			inits++
 		case schema.ActionInvocation:
+			printInvocation(out, &r)
 			invocations++
 			if r.FaaS.Coldstart != nil && *r.FaaS.Coldstart {
 				cold++
@@ -190,4 +195,30 @@ func summarize(out io.Writer, trail string) error {
 		return errors.New("the trail holds no invocation records")
 	}
 	return nil
+}
+
+// printInvocation prints one line of the invocation table.
+func printInvocation(out io.Writer, r *schema.Record) {
+	method, route, status, user, client, errType := "-", "-", "-", "-", "-", ""
+	if h := r.HTTP; h != nil {
+		if h.Request != nil && h.Request.Method != "" {
+			method = h.Request.Method
+		}
+		if h.Route != "" {
+			route = h.Route
+		}
+		if h.Response != nil && h.Response.StatusCode != 0 {
+			status = fmt.Sprint(h.Response.StatusCode)
+		}
+	}
+	if r.User != nil && r.User.ID != "" {
+		user = r.User.ID
+	}
+	if r.Client != nil {
+		client = r.Client.Address
+	}
+	if r.Error != nil {
+		errType = r.Error.Type
+	}
+	fmt.Fprintf(out, "  %-7s %-16s %-6s %-10s %-14s %-8s %s\n", method, route, status, user, client, r.Event.Outcome, errType)
 }
