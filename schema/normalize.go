@@ -437,4 +437,3 @@ func queryFromMaps(single map[string]string, multi map[string][]string) string {
 	}
 	return strings.ReplaceAll(v.Encode(), url.QueryEscape(Redacted), Redacted)
 }
-
