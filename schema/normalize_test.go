@@ -1,0 +1,149 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// eventCase is one file of testdata/events: a Lambda event, the function's
+// response (or error body) and the error type posted, if any.
+type eventCase struct {
+	Event     json.RawMessage `json:"event"`
+	Response  json.RawMessage `json:"response"`
+	ErrorType string          `json:"error_type"`
+}
+
+func (c eventCase) exchange() Exchange {
+	x := Exchange{Event: c.Event, EventSize: int64(len(c.Event)), ErrorType: c.ErrorType}
+	if len(c.Response) > 0 && string(c.Response) != "null" {
+		x.Response, x.ResponseSize = c.Response, int64(len(c.Response))
+	}
+	return x
+}
+
+func loadEventCases(t testing.TB) map[string]eventCase {
+	t.Helper()
+	paths, _ := filepath.Glob("testdata/events/*.json")
+	if len(paths) == 0 {
+		t.Fatal("no event cases")
+	}
+	cases := map[string]eventCase{}
+	for _, p := range paths {
+		if strings.HasSuffix(p, ".golden.json") {
+			continue
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c eventCase
+		if err := json.Unmarshal(data, &c); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		cases[strings.TrimSuffix(filepath.Base(p), ".json")] = c
+	}
+	return cases
+}
+
+// normalized returns the request facts Normalize adds, indented.
+func normalized(x Exchange) []byte {
+	var r Record
+	r.Event.Outcome = OutcomeUnknown
+	Normalize(&r, x)
+	r.Event.Outcome = finalOutcome(&r)
+	out, _ := json.MarshalIndent(struct {
+		Capture   string     `json:"audit.capture"`
+		Outcome   string     `json:"event.outcome"`
+		Trigger   string     `json:"faas.trigger,omitempty"`
+		API       *API       `json:"api,omitempty"`
+		HTTP      *HTTP      `json:"http,omitempty"`
+		URL       *URL       `json:"url,omitempty"`
+		Server    *Endpoint  `json:"server,omitempty"`
+		Client    *Endpoint  `json:"client,omitempty"`
+		UserAgent *UserAgent `json:"user_agent,omitempty"`
+		User      *User      `json:"user,omitempty"`
+		Auth      *Auth      `json:"auth,omitempty"`
+		Error     *Error     `json:"error,omitempty"`
+	}{r.Audit.Capture, r.Event.Outcome, r.FaaS.Trigger, r.API, r.HTTP, r.URL, r.Server, r.Client, r.UserAgent, r.User, r.Auth, r.Error}, "", " ")
+	return append(out, '\n')
+}
+
+func TestNormalizeGolden(t *testing.T) {
+	for name, c := range loadEventCases(t) {
+		t.Run(name, func(t *testing.T) {
+			got := normalized(c.exchange())
+			golden := filepath.Join("testdata/events", name+".golden.json")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./schema -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("differs from %s:\n%s", golden, got)
+			}
+		})
+	}
+}
+
+// TestNoSecretInRecords plants secrets in every redactable place of the
+// events (Authorization, Cookie, Set-Cookie, X-Api-Key, raw JWTs, API key
+// values, client certificate PEMs, secret-looking query parameters,
+// signatures): none may reach a record, in any case.
+func TestNoSecretInRecords(t *testing.T) {
+	secret := regexp.MustCompile(`SECRET|eyJhbGci|BEGIN CERTIFICATE|U0VDUkVU`)
+	for name, c := range loadEventCases(t) {
+		if !secret.Match(c.Event) && !secret.Match(c.Response) {
+			continue
+		}
+		var r Record
+		Normalize(&r, c.exchange())
+		out, _ := json.Marshal(r)
+		if m := secret.Find(out); m != nil {
+			t.Errorf("%s: secret %q in the record: %s", name, m, out)
+		}
+	}
+}
+
+func TestRedactQuery(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"page=2", "page=2"},
+		{"token=abc&page=2", "token=[REDACTED]&page=2"},
+		{"Access_Token=abc", "Access_Token=[REDACTED]"},
+		{"x=1&api%5Fkey=abc", "x=1&api%5Fkey=[REDACTED]"},
+		{"flag&password=", "flag&password=[REDACTED]"},
+		{"code=oauth-code&state=xyz", "code=[REDACTED]&state=xyz"},
+	}
+	for _, tt := range tests {
+		if got := redactQuery(tt.in); got != tt.want {
+			t.Errorf("redactQuery(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// FuzzNormalize: any event and response give a record that encodes, with a
+// gateway, and never a panic.
+func FuzzNormalize(f *testing.F) {
+	for _, c := range loadEventCases(f) {
+		f.Add([]byte(c.Event), []byte(c.Response), c.ErrorType)
+	}
+	f.Fuzz(func(t *testing.T, event, response []byte, errorType string) {
+		var r Record
+		Normalize(&r, Exchange{Event: event, Response: response, ErrorType: errorType})
+		if r.API == nil || r.API.Gateway == "" || r.Audit.Capture != CaptureProxy {
+			t.Fatalf("no gateway for %q", event)
+		}
+		if _, err := json.Marshal(r); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
