@@ -2,7 +2,16 @@ package extension_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"path"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/audittrail/audittrail/internal/lambdasim"
@@ -94,5 +103,103 @@ func TestProxyIsTransparent(t *testing.T) {
 	}
 	if !bytes.Equal(a.Payload, b.Payload) || a.ErrorType != b.ErrorType {
 		t.Errorf("through the proxy %q (%s), directly %q (%s)", b.Payload, b.ErrorType, a.Payload, a.ErrorType)
+	}
+}
+
+// TestProxyLargePayload: a 5 MiB response passes byte for byte while the
+// proxy inspects only its first AUDITTRAIL_CAPTURE_BYTES.
+func TestProxyLargePayload(t *testing.T) {
+	l := newLambda(t, true, func(c *lambdasim.Config) {
+		withWrapper(c)
+		c.Env["AUDITTRAIL_CAPTURE_BYTES"] = "65536"
+	})
+	res, err := l.sim.Invoke(t.Context(), samplefn.HTTPEvent("GET", "/big?kb=5120", samplefn.EventOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp struct {
+		StatusCode int    `json:"statusCode"`
+		Body       string `json:"body"`
+	}
+	if err := json.Unmarshal(res.Payload, &resp); err != nil || resp.StatusCode != 200 || len(resp.Body) != 5<<20 {
+		t.Fatalf("caller got %d bytes, status %d, err %v", len(res.Payload), resp.StatusCode, err)
+	}
+	l.shutdown(t)
+	r := invocation(t, l.records(t), res.RequestID)
+	if r.Audit.Capture != schema.CaptureProxy || r.HTTP.Route != "/big" {
+		t.Errorf("record: capture %q http %+v", r.Audit.Capture, r.HTTP)
+	}
+}
+
+// TestProxyChainsToUpstream: with AUDITTRAIL_RUNTIME_API_UPSTREAM set, the
+// proxy forwards to that proxy (another vendor's), not to Lambda.
+func TestProxyChainsToUpstream(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var next http.Handler // set once the simulator exists, before any call
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.Method+" "+path.Base(r.URL.Path)]++
+		h := next
+		mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	defer upstream.Close()
+	l := newLambda(t, true, func(c *lambdasim.Config) {
+		withWrapper(c)
+		c.Env["AUDITTRAIL_RUNTIME_API_UPSTREAM"] = strings.TrimPrefix(upstream.URL, "http://")
+	})
+	target, _ := url.Parse("http://" + l.sim.RuntimeAPI())
+	mu.Lock()
+	next = httputil.NewSingleHostReverseProxy(target)
+	mu.Unlock()
+	res := l.invoke(t, "GET", "/users/9")
+	if res.ErrorType != "" {
+		t.Fatalf("invoke through the chain failed: %s", res.ErrorType)
+	}
+	l.shutdown(t)
+	mu.Lock()
+	defer mu.Unlock()
+	if seen["GET next"] == 0 || seen["POST response"] != 1 {
+		t.Errorf("upstream proxy saw %v, want the runtime's next and response calls", seen)
+	}
+	if r := invocation(t, l.records(t), res.RequestID); r.HTTP == nil || r.HTTP.Route != "/users/{id}" {
+		t.Errorf("record through the chain: %+v", r.HTTP)
+	}
+}
+
+// TestProxyPairsConcurrentInvocations: on Managed Instances invocations
+// overlap; each record must describe its own request.
+func TestProxyPairsConcurrentInvocations(t *testing.T) {
+	l := newLambda(t, true, func(c *lambdasim.Config) {
+		withWrapper(c)
+		c.ManagedInstances = true
+		c.MaxConcurrency = 4
+	})
+	const n = 8
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ev := samplefn.HTTPEvent("GET", fmt.Sprintf("/slow?ms=%d", 50+10*i), samplefn.EventOptions{SourceIP: fmt.Sprintf("192.0.2.%d", i+1)})
+			res, err := l.sim.Invoke(t.Context(), ev)
+			if err != nil || res.ErrorType != "" {
+				t.Errorf("invoke %d: %v %+v", i, err, res)
+				return
+			}
+			ids[i] = res.RequestID
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	l.shutdown(t)
+	recs := l.records(t)
+	for i, id := range ids {
+		r := invocation(t, recs, id)
+		if r.Client == nil || r.Client.Address != fmt.Sprintf("192.0.2.%d", i+1) || r.URL == nil || r.URL.Query != fmt.Sprintf("ms=%d", 50+10*i) {
+			t.Errorf("request %d paired with the wrong event: client %+v url %+v", i, r.Client, r.URL)
+		}
 	}
 }

@@ -3,6 +3,8 @@ package schema
 import (
 	"encoding/json"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -314,6 +316,12 @@ func normalizeResponse(rec *Record, gateway string, x Exchange) {
 			if r.Body != nil {
 				resp.Body = &Body{Size: bodySize(*r.Body, r.IsBase64Encoded)}
 			}
+		case !isObject && x.Truncated:
+			// Only a prefix was inspected: find the status in it if it is
+			// there. The body's size is unknown; the payload's is not.
+			if m := statusInPrefix.FindSubmatch(x.Response); m != nil {
+				resp.StatusCode, _ = strconv.Atoi(string(m[1]))
+			}
 		case gateway == GatewayHTTP || gateway == GatewayFunctionURL:
 			// Without statusCode the result itself is the body, status 200.
 			resp.StatusCode = 200
@@ -326,6 +334,9 @@ func normalizeResponse(rec *Record, gateway string, x Exchange) {
 		rec.HTTP.Response = resp
 	}
 }
+
+// statusInPrefix finds statusCode in a response cut short.
+var statusInPrefix = regexp.MustCompile(`"statusCode"\s*:\s*(\d{3})\b`)
 
 // errorMessage is the errorMessage of a runtime error body, shortened.
 func errorMessage(body []byte) string {

@@ -14,6 +14,7 @@
 //	GET    /panic         crashes the process
 //	GET    /error         reports a handled error (invocation/{id}/error)
 //	GET    /logs?n=N      prints N log lines, then 200
+//	GET    /big?kb=N      answers 200 with a body of N KiB
 //	anything else         404
 package samplefn
 
@@ -159,6 +160,9 @@ func (f *function) invoke(ctx context.Context, id string, deadline time.Time, ra
 	case method == "GET" && path == "/error":
 		f.log(id, "ERROR", "order lookup failed: order 42 not found")
 		return f.post(ctx, id, "error", "OrderNotFound", `{"errorType":"OrderNotFound","errorMessage":"order 42 not found","stackTrace":[]}`)
+	case method == "GET" && path == "/big":
+		kb, _ := strconv.Atoi(query.Get("kb"))
+		status, body = 200, strings.Repeat("x", kb<<10)
 	case method == "GET" && path == "/logs":
 		n, _ := strconv.Atoi(query.Get("n"))
 		for i := range n {

@@ -1,0 +1,56 @@
+package extension
+
+import (
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestTeeKeepsABoundedPrefix(t *testing.T) {
+	tests := []struct {
+		name, body string
+		limit      int
+		prefix     string
+		truncated  bool
+	}{
+		{"whole", "hello", 10, "hello", false},
+		{"prefix", "hello world", 5, "hello", true},
+		{"empty", "", 5, "", false},
+		{"no inspection", "hello", 0, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got string
+			var size int64
+			var trunc bool
+			p := &proxy{limit: tt.limit, failed: func(err error) { t.Fatal(err) }}
+			body := p.tee(io.NopCloser(strings.NewReader(tt.body)), func(b []byte, n int64, tr bool) { got, size, trunc = string(b), n, tr })
+			passed, err := io.ReadAll(body)
+			if err != nil || string(passed) != tt.body {
+				t.Fatalf("passed %q, %v", passed, err)
+			}
+			_ = body.Close()
+			if got != tt.prefix || size != int64(len(tt.body)) || trunc != tt.truncated {
+				t.Errorf("prefix %q size %d truncated %v", got, size, trunc)
+			}
+		})
+	}
+}
+
+// TestTeeSurvivesInspectionFailure: a failure in the inspection is
+// reported and the bytes still pass.
+func TestTeeSurvivesInspectionFailure(t *testing.T) {
+	var failure error
+	p := &proxy{limit: 4, failed: func(err error) { failure = err }}
+	body := p.tee(io.NopCloser(strings.NewReader("payload")), func([]byte, int64, bool) { panic("normalizer bug") })
+	passed, err := io.ReadAll(body)
+	if err != nil || string(passed) != "payload" {
+		t.Fatalf("passed %q, %v", passed, err)
+	}
+	if failure == nil || !strings.Contains(failure.Error(), "normalizer bug") {
+		t.Errorf("failure = %v", failure)
+	}
+	if err := body.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+}
