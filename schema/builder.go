@@ -623,3 +623,18 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// InvocationRecord makes one invocation record from an exchange alone,
+// without telemetry (as `audittrail normalize` does). Its id derives from
+// requestID, or from the event's bytes when requestID is empty, so the same
+// input always gives the same record.
+func InvocationRecord(env Environment, requestID string, x Exchange, at time.Time) Record {
+	if requestID == "" {
+		requestID = RecordID(string(x.Event))
+	}
+	b := NewBuilder(env)
+	rec := b.invocation(requestID, at).rec
+	Normalize(&rec, x)
+	rec.Event.Outcome = finalOutcome(&rec)
+	return rec
+}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // eventCase is one file of testdata/events: a Lambda event, the function's
@@ -146,4 +147,32 @@ func FuzzNormalize(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestOCSFRequiredFields checks, for every event case, the attributes OCSF
+// 1.1 requires of an API Activity event.
+func TestOCSFRequiredFields(t *testing.T) {
+	for name, c := range loadEventCases(t) {
+		r := InvocationRecord(Environment{EnvID: "e", FunctionName: "fn", Region: "us-east-1", AccountID: "123456789012"}, "r1", c.exchange(), time.Unix(1795428000, 0))
+		ev := OCSF(&r, "test")
+		for _, k := range []string{"class_uid", "category_uid", "activity_id", "type_uid", "severity_id", "time", "metadata", "actor", "api", "src_endpoint", "cloud"} {
+			if _, ok := ev[k]; !ok {
+				t.Errorf("%s: OCSF event lacks %s", name, k)
+			}
+		}
+		if ev["class_uid"] != 6003 || ev["type_uid"] != 600300+ev["activity_id"].(int) {
+			t.Errorf("%s: class %v type %v activity %v", name, ev["class_uid"], ev["type_uid"], ev["activity_id"])
+		}
+		md := ev["metadata"].(map[string]any)
+		if md["version"] != OCSFVersion || md["product"].(map[string]any)["vendor_name"] == "" {
+			t.Errorf("%s: metadata %v", name, md)
+		}
+		if len(ev["actor"].(map[string]any)) == 0 || len(ev["src_endpoint"].(map[string]any)) == 0 || ev["api"].(map[string]any)["operation"] == "" {
+			t.Errorf("%s: actor %v src %v api %v", name, ev["actor"], ev["src_endpoint"], ev["api"])
+		}
+		out, _ := json.Marshal(ev)
+		if regexp.MustCompile(`SECRET|eyJhbGci|BEGIN CERTIFICATE`).Match(out) {
+			t.Errorf("%s: secret in the OCSF event: %s", name, out)
+		}
+	}
 }

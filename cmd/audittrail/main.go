@@ -4,11 +4,13 @@
 // extension. With a subcommand it is a CLI:
 //
 //	audittrail demo [--trail DIR]   run the whole pipeline in a local Lambda
+//	audittrail normalize [...] FILE print the audit record of one Lambda event
 //	audittrail version              print version, commit and build date
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -17,11 +19,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/audittrail/audittrail/extension"
 	"github.com/audittrail/audittrail/internal/config"
 	"github.com/audittrail/audittrail/internal/demo"
 	"github.com/audittrail/audittrail/internal/lambdasim/samplefn"
+	"github.com/audittrail/audittrail/schema"
 )
 
 // Set at build time with -ldflags "-X main.version=...".
@@ -39,6 +43,9 @@ With no command, runs as the Lambda extension (as Lambda does, from
 Commands:
   demo [--trail DIR]   run the extension and a sample function in a local
                        Lambda, send a mix of requests, and summarize the trail
+  normalize [--format native|ocsf] [--response FILE] [--error-type TYPE] [EVENT_FILE|-]
+                       print the invocation record of one Lambda event (and
+                       its response, or its error) as one JSON line
   version              print version, commit and build date
 `
 
@@ -69,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "normalize":
+		return runNormalize(args[2:], os.Stdin, stdout, stderr)
 	case "demo-function":
 		// The demo's sample function: a runtime speaking the Runtime API.
 		return samplefn.Main(ctx, os.Getenv, stdout, stderr)
@@ -79,6 +88,82 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "audittrail: unknown command %q\n\n%s", args[1], usage)
 		return 2
 	}
+}
+
+// maxEventBytes bounds what normalize reads: Lambda's payload limit.
+const maxEventBytes = 6 << 20
+
+// runNormalize prints the record of one event, exactly as the extension
+// would make it from what its proxy saw.
+func runNormalize(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("normalize", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "native", "output format: native or ocsf")
+	responseFile := fs.String("response", "", "file holding the function's response (or error body)")
+	errorType := fs.String("error-type", "", "the error type the function reported, if it failed")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *format != "native" && *format != "ocsf" || fs.NArg() > 1 {
+		fmt.Fprintln(stderr, "normalize: want --format native|ocsf and at most one EVENT_FILE")
+		return 2
+	}
+	event, err := readInput(fs.Arg(0), stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, "normalize:", err)
+		return 1
+	}
+	x := schema.Exchange{Event: event, EventSize: int64(len(event)), ErrorType: *errorType}
+	if *responseFile != "" {
+		if x.Response, err = readInput(*responseFile, stdin); err != nil {
+			fmt.Fprintln(stderr, "normalize: response:", err)
+			return 1
+		}
+		x.ResponseSize = int64(len(x.Response))
+	}
+	rec := schema.InvocationRecord(schema.Environment{EnvID: "normalize"}, "", x, time.Now())
+	var out any = rec
+	if *format == "ocsf" {
+		out = schema.OCSF(&rec, version)
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
+		fmt.Fprintln(stderr, "normalize:", err)
+		return 1
+	}
+	return 0
+}
+
+// readInput reads a JSON document from path ("" or "-": stdin).
+func readInput(path string, stdin io.Reader) ([]byte, error) {
+	r := stdin
+	if path != "" && path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxEventBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxEventBytes {
+		return nil, fmt.Errorf("%s: over Lambda's %d-byte payload limit", path, maxEventBytes)
+	}
+	if !json.Valid(data) {
+		return nil, fmt.Errorf("%s: not valid JSON", displayName(path))
+	}
+	return data, nil
+}
+
+func displayName(path string) string {
+	if path == "" || path == "-" {
+		return "standard input"
+	}
+	return path
 }
 
 // runExtension runs the Lambda extension until SHUTDOWN.

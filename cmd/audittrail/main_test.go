@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,4 +83,57 @@ func build(t *testing.T) string {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+func TestNormalize(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	event := write("event.json", `{"version":"2.0","routeKey":"DELETE /users/{id}","rawPath":"/users/7","rawQueryString":"","headers":{"authorization":"Bearer SECRET"},
+		"requestContext":{"apiId":"api1","stage":"$default","requestId":"req-1","domainName":"api1.execute-api.us-east-1.amazonaws.com",
+		"http":{"method":"DELETE","path":"/users/7","sourceIp":"192.0.2.9","userAgent":"curl/8"},
+		"authorizer":{"jwt":{"claims":{"sub":"u-1"},"scopes":["users:write"]}}}}`)
+	response := write("response.json", `{"statusCode":403,"body":"{\"message\":\"Forbidden\"}"}`)
+	tests := []struct {
+		name   string
+		args   []string
+		stdin  string
+		code   int
+		stdout []string
+		stderr string
+	}{
+		{"native", []string{"--response", response, event}, "", 0,
+			[]string{`"method":"DELETE"`, `"route":"/users/{id}"`, `"status_code":403`, `"id":"u-1"`, `"address":"192.0.2.9"`, `"outcome":"failure"`, `"capture":"proxy"`}, ""},
+		{"ocsf", []string{"--format", "ocsf", "--response", response, event}, "", 0,
+			[]string{`"class_uid":6003`, `"activity_name":"Delete"`, `"type_uid":600304`, `"status":"Failure"`, `"operation":"DELETE /users/{id}"`}, ""},
+		{"stdin, unknown shape", []string{"-"}, `{"orderId":42}`, 0, []string{`"gateway":"direct"`}, ""},
+		{"malformed", []string{"-"}, `{"orderId":`, 1, nil, "standard input: not valid JSON"},
+		{"missing file", []string{filepath.Join(dir, "nope.json")}, "", 1, nil, "no such file"},
+		{"bad format", []string{"--format", "xml", event}, "", 2, nil, "--format native|ocsf"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := runNormalize(tt.args, strings.NewReader(tt.stdin), &out, &errOut)
+			if code != tt.code || !strings.Contains(errOut.String(), tt.stderr) {
+				t.Fatalf("exit %d (want %d), stderr %q", code, tt.code, errOut.String())
+			}
+			if tt.code == 0 && (strings.Count(out.String(), "\n") != 1 || !json.Valid(out.Bytes())) {
+				t.Errorf("want one JSON line, got %q", out.String())
+			}
+			for _, want := range tt.stdout {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("output lacks %s:\n%s", want, out.String())
+				}
+			}
+			if strings.Contains(out.String(), "SECRET") {
+				t.Errorf("secret in the output: %s", out.String())
+			}
+		})
+	}
 }
