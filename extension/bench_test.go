@@ -1,6 +1,7 @@
 package extension_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -59,3 +60,38 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkProxy measures the latency the Runtime API proxy adds to what
+// the caller waits, for 1 KiB and 100 KiB responses: the same function
+// with the extension and the exec wrapper, and without either.
+func BenchmarkProxy(b *testing.B) {
+	const invokes = 100
+	for _, kb := range []int{1, 100} {
+		b.Run(fmt.Sprintf("%dKiB", kb), func(b *testing.B) {
+			for b.Loop() {
+				path := fmt.Sprintf("/big?kb=%d", kb)
+				proxied := responseLatencies(b, newLambda(b, true, withWrapper), path, invokes)
+				direct := responseLatencies(b, newLambda(b, false, nil), path, invokes)
+				b.ReportMetric(ms(quantile(proxied, 0.5)), "proxied-p50-ms")
+				b.ReportMetric(ms(quantile(proxied, 0.99)), "proxied-p99-ms")
+				b.ReportMetric(ms(quantile(direct, 0.5)), "direct-p50-ms")
+				b.ReportMetric(ms(quantile(direct, 0.99)), "direct-p99-ms")
+			}
+		})
+	}
+}
+
+func responseLatencies(b *testing.B, l *lambda, path string, n int) []time.Duration {
+	var out []time.Duration
+	for i := range n + 1 {
+		res := l.invoke(b, "GET", path)
+		if res.ErrorType != "" {
+			b.Fatalf("invoke failed: %s", res.ErrorType)
+		}
+		if i > 0 { // leave out the cold start
+			out = append(out, res.ResponseLatency)
+		}
+	}
+	l.shutdown(b)
+	return out
+}

@@ -42,6 +42,8 @@ type pipeline struct {
 	gaps [][]byte
 	// overflow sums the losses that arrived once gaps was full.
 	overflow map[gapKey][2]int64
+	// captures carries the proxy's captures to runCaptures.
+	captures chan capture
 	// failing remembers which sinks failed last time, to log a failure once
 	// and the recovery once.
 	failing map[string]bool
@@ -55,6 +57,7 @@ func newPipeline(log *slog.Logger, env schema.Environment, queueBytes int, ss []
 		sinks:    ss,
 		builder:  schema.NewBuilder(env),
 		changed:  make(chan struct{}),
+		captures: make(chan capture, maxPendingCaptures),
 		failing:  map[string]bool{},
 		overflow: map[gapKey][2]int64{},
 	}
@@ -65,6 +68,7 @@ func newPipeline(log *slog.Logger, env schema.Environment, queueBytes int, ss []
 func (p *pipeline) telemetry(events []schema.TelemetryEvent, bad int, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.drainCapturesLocked()
 	var badBytes int64
 	for _, ev := range events {
 		recs, addErr := p.builder.Add(ev)
@@ -87,10 +91,49 @@ func (p *pipeline) telemetry(events []schema.TelemetryEvent, bad int, err error)
 	p.changed = make(chan struct{})
 }
 
-// capture takes what the Runtime API proxy saw.
-func (p *pipeline) capture(c capture) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// maxPendingCaptures bounds the captures waiting to be normalized.
+const maxPendingCaptures = 64
+
+// enqueueCapture hands over what the Runtime API proxy saw. It never
+// blocks: the runtime's request is waiting on it. A capture that does not
+// fit is dropped and counted.
+func (p *pipeline) enqueueCapture(c capture) {
+	select {
+	case p.captures <- c:
+	default:
+		p.gap(schema.GapQueueFull, 1, c.Size, "runtime API proxy: capture queue full; the exchange passed uninspected")
+	}
+}
+
+// runCaptures normalizes captures off the runtime's path until stop closes.
+func (p *pipeline) runCaptures(stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case c := <-p.captures:
+			p.mu.Lock()
+			p.captureLocked(c)
+			p.mu.Unlock()
+		}
+	}
+}
+
+// drainCapturesLocked takes the captures still waiting, so that telemetry
+// about an invocation never overtakes what the proxy saw of it.
+func (p *pipeline) drainCapturesLocked() {
+	for {
+		select {
+		case c := <-p.captures:
+			p.captureLocked(c)
+		default:
+			return
+		}
+	}
+}
+
+// captureLocked adds a capture to the builder.
+func (p *pipeline) captureLocked(c capture) {
 	if c.Kind == "event" {
 		p.builder.CaptureEvent(c.RequestID, c.Body, c.Size, c.Truncated, c.At)
 		return
@@ -174,6 +217,7 @@ func (p *pipeline) overflowLocked(k gapKey, records, bytes int64) {
 func (p *pipeline) shutdown(reason string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.drainCapturesLocked()
 	p.pushLocked(p.builder.Shutdown(reason, p.now()))
 }
 

@@ -121,7 +121,10 @@ func Run(ctx context.Context, opts Options) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	if px != nil {
-		px.observe = p.capture
+		stopCaptures := make(chan struct{})
+		defer close(stopCaptures)
+		wg.Go(func() { p.runCaptures(stopCaptures) })
+		px.observe = p.enqueueCapture
 		px.failed = func(err error) {
 			log.Warn("request capture failed; the exchange passed through uninspected", "error", err)
 			p.gap(schema.GapInternalError, 1, 0, "runtime API proxy: "+err.Error())

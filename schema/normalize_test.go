@@ -176,3 +176,20 @@ func TestOCSFRequiredFields(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkNormalizeEncode: records per second made from an HTTP API event
+// and its response, normalized and encoded to JSON.
+func BenchmarkNormalizeEncode(b *testing.B) {
+	c := loadEventCases(b)["http_jwt"]
+	x := c.exchange()
+	env := Environment{EnvID: "e", FunctionName: "fn", Region: "us-east-1", AccountID: "123456789012", MemoryMB: 128}
+	at := time.Unix(1795428000, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		r := InvocationRecord(env, "r1", x, at)
+		if _, err := json.Marshal(&r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
