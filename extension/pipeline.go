@@ -138,14 +138,17 @@ func (p *pipeline) captureLocked(c capture) {
 		p.builder.CaptureEvent(c.RequestID, c.Body, c.Size, c.Truncated, c.At)
 		return
 	}
-	errorType := ""
-	if c.Kind == "error" {
-		errorType = c.Header.Get("Lambda-Runtime-Function-Error-Type")
-		if errorType == "" {
-			errorType = "Unhandled"
-		}
+	// An error posted to /error, or a streamed response that failed
+	// midway, names its type in this header (or trailer).
+	errorType := c.Header.Get("Lambda-Runtime-Function-Error-Type")
+	if c.Kind == "error" && errorType == "" {
+		errorType = "Unhandled"
 	}
-	p.builder.CaptureResult(c.RequestID, c.Body, c.Size, c.Truncated, errorType, c.At)
+	body, size := c.Body, c.Size
+	if c.Header.Get("Content-Type") == schema.StreamingHTTPContentType {
+		body, size = schema.SplitStreamingPrelude(body, size)
+	}
+	p.builder.CaptureResult(c.RequestID, body, size, c.Truncated, errorType, c.At)
 }
 
 // invoke notes an INVOKE event.

@@ -78,6 +78,10 @@ func newProxy(upstream string, limit int, log *slog.Logger) (*proxy, error) {
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(target)
 			r.Out.Host = r.In.Host
+			// Share the incoming trailer map: its values (a streamed
+			// response's error type and body) arrive only after the body,
+			// and the clone would forward them empty.
+			r.Out.Trailer = r.In.Trailer
 		},
 		// Streamed responses and long-polled next calls pass at once.
 		FlushInterval:  -1,
@@ -125,6 +129,11 @@ func (p *proxy) inspectRequest(next http.Handler) http.Handler {
 			if id, kind, ok := strings.Cut(rest, "/"); ok && (kind == "response" || kind == "error") && id != "" {
 				hdr := r.Header.Clone()
 				r.Body = p.tee(r.Body, func(body []byte, size int64, truncated bool) {
+					// A streamed response reports a failure in its
+					// trailers, known only now that the body is read.
+					for k, v := range r.Trailer {
+						hdr[k] = v
+					}
 					p.observe(capture{RequestID: id, Kind: kind, Header: hdr, Body: body, Size: size, Truncated: truncated, At: time.Now()})
 				})
 			}

@@ -203,3 +203,44 @@ func TestProxyPairsConcurrentInvocations(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyStreamsResponses: streamed responses (chunked, with the HTTP
+// integration prelude and trailers) pass through unchanged, and the record
+// takes its status from the prelude and the error from the trailers.
+func TestProxyStreamsResponses(t *testing.T) {
+	direct := newLambda(t, false, nil)
+	proxied := newLambda(t, true, withWrapper)
+	for _, path := range []string{"/stream", "/stream-error"} {
+		event := samplefn.HTTPEvent("GET", path, samplefn.EventOptions{})
+		a, err := direct.sim.Invoke(t.Context(), event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := proxied.sim.Invoke(t.Context(), event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a.Payload, b.Payload) || a.ErrorType != b.ErrorType || !bytes.Contains(b.Payload, []byte("chunk 4")) {
+			t.Fatalf("%s: through the proxy %q (%q), directly %q (%q)", path, b.Payload, b.ErrorType, a.Payload, a.ErrorType)
+		}
+	}
+	if res := proxied.invoke(t, "GET", "/stream-error"); res.ErrorType != "Stream.Broken" {
+		t.Fatalf("mid-stream error type = %q", res.ErrorType)
+	}
+	ok := proxied.invoke(t, "GET", "/stream")
+	proxied.shutdown(t)
+	recs := proxied.records(t)
+	r := invocation(t, recs, ok.RequestID)
+	if r.HTTP == nil || r.HTTP.Response == nil || r.HTTP.Response.StatusCode != 200 || r.Event.Outcome != schema.OutcomeSuccess {
+		t.Errorf("streamed response record: %+v outcome %s", r.HTTP, r.Event.Outcome)
+	}
+	var broken int
+	for _, rec := range recs {
+		if rec.Error != nil && rec.Error.Type == "Stream.Broken" {
+			broken++
+		}
+	}
+	if broken != 2 {
+		t.Errorf("%d records carry the mid-stream error, want 2", broken)
+	}
+}

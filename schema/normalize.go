@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/url"
 	"regexp"
@@ -333,6 +334,25 @@ func normalizeResponse(rec *Record, gateway string, x Exchange) {
 	if resp.StatusCode != 0 || resp.Body != nil {
 		rec.HTTP.Response = resp
 	}
+}
+
+// StreamingHTTPContentType marks a streamed response that starts with an
+// HTTP integration prelude (status, headers, cookies as JSON), then eight
+// NUL bytes, then the body.
+const StreamingHTTPContentType = "application/vnd.awslambda.http-integration-response"
+
+// streamingSeparator ends the prelude of a streamed HTTP response.
+const streamingSeparator = "\x00\x00\x00\x00\x00\x00\x00\x00"
+
+// SplitStreamingPrelude returns the prelude of a streamed HTTP response
+// (a {"statusCode",...} object, as a buffered response would give) and the
+// size of the body after it. Without a prelude it returns its input.
+func SplitStreamingPrelude(stream []byte, size int64) ([]byte, int64) {
+	i := bytes.Index(stream, []byte(streamingSeparator))
+	if i < 0 {
+		return stream, size
+	}
+	return stream[:i], size - int64(i+len(streamingSeparator))
 }
 
 // statusInPrefix finds statusCode in a response cut short.

@@ -193,3 +193,20 @@ func BenchmarkNormalizeEncode(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+func TestSplitStreamingPrelude(t *testing.T) {
+	tests := []struct {
+		in, prelude string
+		size        int64
+	}{
+		{`{"statusCode":201}` + streamingSeparator + "hello", `{"statusCode":201}`, 5},
+		{`{"statusCode":201}` + streamingSeparator, `{"statusCode":201}`, 0},
+		{"no prelude", "no prelude", 10},
+	}
+	for _, tt := range tests {
+		p, n := SplitStreamingPrelude([]byte(tt.in), int64(len(tt.in)))
+		if string(p) != tt.prelude || n != tt.size {
+			t.Errorf("SplitStreamingPrelude(%q) = %q, %d", tt.in, p, n)
+		}
+	}
+}

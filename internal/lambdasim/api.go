@@ -114,6 +114,10 @@ func (s *Sim) runtimeResponse(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	inv.done, inv.doneAt, inv.response = true, time.Now(), body
+	// A streamed response that failed midway says so in its trailers.
+	if t := r.Trailer.Get("Lambda-Runtime-Function-Error-Type"); t != "" {
+		inv.errorType = t
+	}
 	if isError {
 		inv.errorType = r.Header.Get("Lambda-Runtime-Function-Error-Type")
 		if inv.errorType == "" {

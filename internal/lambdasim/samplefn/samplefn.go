@@ -15,6 +15,8 @@
 //	GET    /error         reports a handled error (invocation/{id}/error)
 //	GET    /logs?n=N      prints N log lines, then 200
 //	GET    /big?kb=N      answers 200 with a body of N KiB
+//	GET    /stream        streams its response (HTTP integration prelude, then chunks)
+//	GET    /stream-error  starts streaming, then fails (error in the trailers)
 //	anything else         404
 package samplefn
 
@@ -163,6 +165,8 @@ func (f *function) invoke(ctx context.Context, id string, deadline time.Time, ra
 	case method == "GET" && path == "/big":
 		kb, _ := strconv.Atoi(query.Get("kb"))
 		status, body = 200, strings.Repeat("x", kb<<10)
+	case method == "GET" && (path == "/stream" || path == "/stream-error"):
+		return f.stream(ctx, id, path == "/stream-error")
 	case method == "GET" && path == "/logs":
 		n, _ := strconv.Atoi(query.Get("n"))
 		for i := range n {
@@ -177,6 +181,43 @@ func (f *function) invoke(ctx context.Context, id string, deadline time.Time, ra
 		"body":       body,
 	})
 	return f.post(ctx, id, "response", "", string(resp))
+}
+
+// streamPrelude separates the HTTP integration prelude from the body.
+const streamPrelude = "\x00\x00\x00\x00\x00\x00\x00\x00"
+
+// stream sends a streamed response as Lambda's response streaming does:
+// chunked, with the HTTP integration prelude first; a failure mid-stream
+// is reported in the trailers.
+func (f *function) stream(ctx context.Context, id string, fail bool) error {
+	pr, pw := io.Pipe()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.base+"/invocation/"+id+"/response", pr)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Lambda-Runtime-Function-Response-Mode", "streaming")
+	req.Header.Set("Content-Type", "application/vnd.awslambda.http-integration-response")
+	req.Trailer = http.Header{"Lambda-Runtime-Function-Error-Type": nil, "Lambda-Runtime-Function-Error-Body": nil}
+	go func() {
+		_, _ = io.WriteString(pw, `{"statusCode":200,"headers":{"content-type":"text/plain"}}`+streamPrelude)
+		for i := range 5 {
+			_, _ = fmt.Fprintf(pw, "chunk %d\n", i)
+		}
+		if fail {
+			req.Trailer.Set("Lambda-Runtime-Function-Error-Type", "Stream.Broken")
+			req.Trailer.Set("Lambda-Runtime-Function-Error-Body", "eyJlcnJvck1lc3NhZ2UiOiJ1cHN0cmVhbSB3ZW50IGF3YXkifQ==")
+		}
+		_ = pw.Close()
+	}()
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("invocation/response (streaming): %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("invocation/response (streaming): status %d", resp.StatusCode)
+	}
+	return nil
 }
 
 // post sends the invocation's response or error.
