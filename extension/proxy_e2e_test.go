@@ -244,3 +244,20 @@ func TestProxyStreamsResponses(t *testing.T) {
 		t.Errorf("%d records carry the mid-stream error, want 2", broken)
 	}
 }
+
+func TestProxyPseudonymizes(t *testing.T) {
+	l := newLambda(t, true, func(c *lambdasim.Config) {
+		withWrapper(c)
+		c.Env["AUDITTRAIL_PSEUDONYMIZE_KEY"] = "a-test-key-of-32-bytes-000000000"
+	})
+	opt := samplefn.EventOptions{SourceIP: "198.51.100.99", JWT: &samplefn.JWT{Subject: "alice"}}
+	res, err := l.sim.Invoke(t.Context(), samplefn.HTTPEvent("GET", "/users/1", opt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.shutdown(t)
+	r := invocation(t, l.records(t), res.RequestID)
+	if r.User == nil || !strings.HasPrefix(r.User.ID, "hmac-sha256:") || !strings.HasPrefix(r.Client.Address, "hmac-sha256:") {
+		t.Errorf("identities not pseudonymized: user %+v client %+v", r.User, r.Client)
+	}
+}

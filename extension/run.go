@@ -112,6 +112,7 @@ func Run(ctx context.Context, opts Options) error {
 		MemoryMB:           cfg.Lambda.MemoryMB,
 		InitializationType: cfg.Lambda.InitializationType,
 		Logs:               cfg.LogRecords(),
+		Redaction:          cfg.Redaction,
 	}
 	p := newPipeline(log, env, cfg.QueueBytes, ss)
 

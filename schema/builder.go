@@ -25,6 +25,8 @@ type Environment struct {
 	InitializationType string
 	// Logs turns function and extension log lines into log records.
 	Logs bool
+	// Redaction decides what of captured requests enters the records.
+	Redaction Redaction
 }
 
 // maxTracked bounds the invocations held in memory.
@@ -311,7 +313,7 @@ func (b *Builder) firstOnDemand(inv *invocation) bool {
 // finish completes an invocation record and forgets the invocation.
 func (b *Builder) finish(id string, inv *invocation) Record {
 	if inv.event != nil { // the result never came (timeout, crash)
-		Normalize(&inv.rec, Exchange{Event: inv.event, EventSize: inv.eventSize, Truncated: inv.truncated})
+		Normalize(&inv.rec, Exchange{Event: inv.event, EventSize: inv.eventSize, Truncated: inv.truncated}, b.env.Redaction)
 		inv.event = nil
 	}
 	rec := inv.rec
@@ -353,7 +355,7 @@ func (b *Builder) CaptureResult(requestID string, body []byte, size int64, trunc
 	if x.Event == nil {
 		x.Event = []byte("null") // the event was not seen: a direct invoke as far as we know
 	}
-	Normalize(&inv.rec, x)
+	Normalize(&inv.rec, x, b.env.Redaction)
 	inv.event = nil
 }
 
@@ -634,7 +636,7 @@ func InvocationRecord(env Environment, requestID string, x Exchange, at time.Tim
 	}
 	b := NewBuilder(env)
 	rec := b.invocation(requestID, at).rec
-	Normalize(&rec, x)
+	Normalize(&rec, x, env.Redaction)
 	rec.Event.Outcome = finalOutcome(&rec)
 	return rec
 }

@@ -3,7 +3,6 @@ package schema
 import (
 	"bytes"
 	"encoding/json"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -116,9 +115,15 @@ type authorizerV1 struct {
 }
 
 // Normalize fills rec with what the exchange says about the request: the
-// front door, the route, the caller and the outcome. It never fails: an
-// event it does not recognise is recorded as a direct invoke.
-func Normalize(rec *Record, x Exchange) {
+// front door, the route, the caller and the outcome, redacted as p says. It
+// never fails: an event it does not recognise is recorded as a direct
+// invoke.
+func Normalize(rec *Record, x Exchange, p Redaction) {
+	normalize(rec, x, p)
+	p.pseudonymize(rec)
+}
+
+func normalize(rec *Record, x Exchange, p Redaction) {
 	rec.Audit.Capture = CaptureProxy
 	var probe map[string]json.RawMessage
 	if json.Unmarshal(x.Event, &probe) != nil {
@@ -135,10 +140,10 @@ func Normalize(rec *Record, x Exchange) {
 		rec.FaaS.Trigger = "other"
 		return
 	}
-	normalizeHTTP(rec, &ev, x)
+	normalizeHTTP(rec, &ev, x, p)
 }
 
-func normalizeHTTP(rec *Record, ev *httpEvent, x Exchange) {
+func normalizeHTTP(rec *Record, ev *httpEvent, x Exchange, p Redaction) {
 	rc := ev.RequestContext
 	api := &API{ID: rc.APIID, Stage: rc.Stage, RequestID: rc.RequestID}
 	req := &HTTPRequest{}
@@ -150,7 +155,7 @@ func normalizeHTTP(rec *Record, ev *httpEvent, x Exchange) {
 		api.Gateway = GatewayALB
 		api.SourceARNs = []string{rc.ELB.TargetGroupArn}
 		req.Method, u.Path = ev.HTTPMethod, ev.Path
-		u.Query = queryFromMaps(ev.QueryStringParameters, ev.MultiValueQueryStringParameters)
+		u.Query = p.queryFromMaps(ev.QueryStringParameters, ev.MultiValueQueryStringParameters)
 		userAgent = first(headers["user-agent"])
 		u.Scheme = first(headers["x-forwarded-proto"])
 	case rc.ConnectionID != "" && rc.EventType != "":
@@ -167,7 +172,7 @@ func normalizeHTTP(rec *Record, ev *httpEvent, x Exchange) {
 			api.Gateway = GatewayFunctionURL
 		}
 		req.Method, u.Path = rc.HTTP.Method, ev.RawPath
-		u.Query = redactQuery(ev.RawQueryString)
+		u.Query = p.redactQuery(ev.RawQueryString)
 		sourceIP, userAgent = rc.HTTP.SourceIP, rc.HTTP.UserAgent
 		if _, r, ok := strings.Cut(ev.RouteKey, " "); ok {
 			route = r
@@ -178,14 +183,20 @@ func normalizeHTTP(rec *Record, ev *httpEvent, x Exchange) {
 			api.Gateway = GatewayHTTP
 		}
 		req.Method, u.Path = ev.HTTPMethod, ev.Path
-		u.Query = queryFromMaps(ev.QueryStringParameters, ev.MultiValueQueryStringParameters)
+		u.Query = p.queryFromMaps(ev.QueryStringParameters, ev.MultiValueQueryStringParameters)
 		route = ev.Resource
 		if rc.Identity != nil {
 			sourceIP, userAgent = rc.Identity.SourceIP, rc.Identity.UserAgent
 		}
 	}
-	if xff := headers["x-forwarded-for"]; len(xff) > 0 {
-		req.Header = map[string][]string{"x-forwarded-for": xff}
+	for _, name := range append([]string{"x-forwarded-for"}, p.Headers...) {
+		name = strings.ToLower(name)
+		if v := headers[name]; len(v) > 0 && !secretHeader(name) {
+			if req.Header == nil {
+				req.Header = map[string][]string{}
+			}
+			req.Header[name] = v
+		}
 	}
 	if ev.Body != nil {
 		req.Body = &Body{Size: bodySize(*ev.Body, ev.IsBase64Encoded)}
@@ -409,62 +420,4 @@ func bodySize(body string, base64 bool) int64 {
 		return int64(len(strings.TrimRight(body, "="))) * 3 / 4
 	}
 	return int64(len(body))
-}
-
-// secretParams are query parameter names (or parts of them) whose values
-// never enter the trail.
-var secretParams = []string{"token", "password", "passwd", "secret", "key", "signature", "sig", "code", "auth", "credential", "session", "jwt", "otp"}
-
-// Redacted replaces a redacted value.
-const Redacted = "[REDACTED]"
-
-// isSecretParam reports whether a query parameter name looks secret.
-func isSecretParam(name string) bool {
-	n := strings.ToLower(name)
-	for _, s := range secretParams {
-		if strings.Contains(n, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// redactQuery redacts the values of secret-looking parameters in a raw
-// query string, keeping its order and the other values.
-func redactQuery(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	parts := strings.Split(raw, "&")
-	for i, p := range parts {
-		name, _, hasValue := strings.Cut(p, "=")
-		if decoded, err := url.QueryUnescape(name); err == nil {
-			name = decoded
-		}
-		if hasValue && isSecretParam(name) {
-			parts[i] = p[:strings.IndexByte(p, '=')+1] + Redacted
-		}
-	}
-	return strings.Join(parts, "&")
-}
-
-// queryFromMaps rebuilds a query string from the parameter maps of REST and
-// ALB events (sorted by name), redacted.
-func queryFromMaps(single map[string]string, multi map[string][]string) string {
-	v := url.Values{}
-	for k, s := range single {
-		v.Set(k, s)
-	}
-	for k, m := range multi {
-		v[k] = m
-	}
-	if len(v) == 0 {
-		return ""
-	}
-	for k := range v {
-		if isSecretParam(k) {
-			v[k] = []string{Redacted}
-		}
-	}
-	return strings.ReplaceAll(v.Encode(), url.QueryEscape(Redacted), Redacted)
 }

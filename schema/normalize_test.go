@@ -55,7 +55,7 @@ func loadEventCases(t testing.TB) map[string]eventCase {
 func normalized(x Exchange) []byte {
 	var r Record
 	r.Event.Outcome = OutcomeUnknown
-	Normalize(&r, x)
+	Normalize(&r, x, Redaction{})
 	r.Event.Outcome = finalOutcome(&r)
 	out, _ := json.MarshalIndent(struct {
 		Capture   string     `json:"audit.capture"`
@@ -106,7 +106,7 @@ func TestNoSecretInRecords(t *testing.T) {
 			continue
 		}
 		var r Record
-		Normalize(&r, c.exchange())
+		Normalize(&r, c.exchange(), Redaction{})
 		out, _ := json.Marshal(r)
 		if m := secret.Find(out); m != nil {
 			t.Errorf("%s: secret %q in the record: %s", name, m, out)
@@ -125,7 +125,7 @@ func TestRedactQuery(t *testing.T) {
 		{"code=oauth-code&state=xyz", "code=[REDACTED]&state=xyz"},
 	}
 	for _, tt := range tests {
-		if got := redactQuery(tt.in); got != tt.want {
+		if got := (Redaction{}).redactQuery(tt.in); got != tt.want {
 			t.Errorf("redactQuery(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
@@ -139,7 +139,7 @@ func FuzzNormalize(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, event, response []byte, errorType string) {
 		var r Record
-		Normalize(&r, Exchange{Event: event, Response: response, ErrorType: errorType})
+		Normalize(&r, Exchange{Event: event, Response: response, ErrorType: errorType}, Redaction{})
 		if r.API == nil || r.API.Gateway == "" || r.Audit.Capture != CaptureProxy {
 			t.Fatalf("no gateway for %q", event)
 		}

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/audittrail/audittrail/schema"
 )
 
 // Var documents one environment variable the extension reads.
@@ -30,6 +32,10 @@ func Variables() []Var {
 		{"AUDITTRAIL_PROXY", "on", "`on` starts the Runtime API proxy that captures each request and response (used when the function runs through `/opt/audittrail-wrapper`); `off` records from telemetry only."},
 		{"AUDITTRAIL_RUNTIME_API_UPSTREAM", "", "Where the proxy forwards the runtime's calls (host:port), to chain behind another vendor's Runtime API proxy; default: Lambda's Runtime API."},
 		{"AUDITTRAIL_CAPTURE_BYTES", "1048576", "How much of each event and response the proxy inspects, in bytes; the rest passes through unread."},
+		{"AUDITTRAIL_REDACT_QUERY", "", "Comma-separated query parameter names (parts of names, any case) whose values are redacted, besides the default ones (token, password, secret, key, signature, code, auth, session, ...)."},
+		{"AUDITTRAIL_ALLOW_QUERY", "", "Comma-separated query parameter names kept in clear although they look secret."},
+		{"AUDITTRAIL_RECORD_HEADERS", "", "Comma-separated request headers to record besides `x-forwarded-for`; headers that may carry secrets (Authorization, Cookie, API keys, tokens) are refused."},
+		{"AUDITTRAIL_PSEUDONYMIZE_KEY", "", "A secret key: when set, `user.id`, `user.name` and client addresses are replaced by keyed HMAC-SHA256 pseudonyms, so records stay joinable without raw identities."},
 		{"AUDITTRAIL_LOG_LEVEL", "info", "Level of the extension's own logs (JSON on stderr): `debug`, `info`, `warn`, `error`."},
 	}
 }
@@ -68,7 +74,9 @@ type Config struct {
 	CaptureBytes int
 	// TmpDir is the sandbox's /tmp.
 	TmpDir string
-	Lambda Lambda
+	// Redaction decides what of captured requests enters the trail.
+	Redaction schema.Redaction
+	Lambda    Lambda
 }
 
 // Lambda is what the platform tells the extension through its environment.
@@ -109,6 +117,11 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		Upstream:       get("AUDITTRAIL_RUNTIME_API_UPSTREAM", ""),
 		CaptureBytes:   1 << 20,
 		TmpDir:         tmp,
+		Redaction: schema.Redaction{
+			RedactQuery: splitList(get("AUDITTRAIL_REDACT_QUERY", "")),
+			AllowQuery:  splitList(get("AUDITTRAIL_ALLOW_QUERY", "")),
+			Headers:     splitList(get("AUDITTRAIL_RECORD_HEADERS", "")),
+		},
 		Lambda: Lambda{
 			RuntimeAPI:         get("AWS_LAMBDA_RUNTIME_API", ""),
 			FunctionName:       get("AWS_LAMBDA_FUNCTION_NAME", ""),
@@ -116,6 +129,9 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 			Region:             get("AWS_REGION", ""),
 			InitializationType: get("AWS_LAMBDA_INITIALIZATION_TYPE", ""),
 		},
+	}
+	if key, ok := lookup("AUDITTRAIL_PSEUDONYMIZE_KEY"); ok && key != "" {
+		c.Redaction.PseudonymKey = []byte(key)
 	}
 	var errs []error
 	if v := get("AUDITTRAIL_QUEUE_BYTES", ""); v != "" {
@@ -180,6 +196,9 @@ func (c *Config) sanitize() {
 	if strings.Contains(c.Upstream, "/") {
 		c.Upstream = ""
 	}
+	c.Redaction.Headers = slices.DeleteFunc(c.Redaction.Headers, func(h string) bool {
+		return schema.Redaction{Headers: []string{h}}.Validate() != nil
+	})
 }
 
 // Validate reports every problem in c, each prefixed with the variable that
@@ -214,6 +233,12 @@ func (c Config) Validate() error {
 	if c.CaptureBytes > 6<<20 {
 		errs = append(errs, fmt.Errorf("AUDITTRAIL_CAPTURE_BYTES: %d is above Lambda's 6 MiB payload limit", c.CaptureBytes))
 	}
+	if err := c.Redaction.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("AUDITTRAIL_RECORD_HEADERS: %w", err))
+	}
+	if k := c.Redaction.PseudonymKey; len(k) > 0 && len(k) < 16 {
+		errs = append(errs, errors.New("AUDITTRAIL_PSEUDONYMIZE_KEY: too short; use at least 16 random bytes"))
+	}
 	if c.Upstream != "" && strings.Contains(c.Upstream, "/") {
 		errs = append(errs, fmt.Errorf("AUDITTRAIL_RUNTIME_API_UPSTREAM: %q must be host:port, like AWS_LAMBDA_RUNTIME_API", c.Upstream))
 	}
@@ -227,7 +252,7 @@ func (c Config) LogRecords() bool {
 
 func splitList(s string) []string {
 	var out []string
-	for _, part := range strings.Split(s, ",") {
+	for part := range strings.SplitSeq(s, ",") {
 		if p := strings.ToLower(strings.TrimSpace(part)); p != "" && !slices.Contains(out, p) {
 			out = append(out, p)
 		}

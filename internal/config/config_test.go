@@ -144,3 +144,21 @@ func FuzzFromEnv(f *testing.F) {
 		}
 	})
 }
+
+func TestRedactionFromEnv(t *testing.T) {
+	c, err := FromEnv(lookupFrom(map[string]string{
+		"AUDITTRAIL_REDACT_QUERY": "q, Email", "AUDITTRAIL_ALLOW_QUERY": "code",
+		"AUDITTRAIL_RECORD_HEADERS": "X-Request-Id,Authorization", "AUDITTRAIL_PSEUDONYMIZE_KEY": "0123456789abcdef0123",
+	}))
+	if err == nil || !strings.Contains(err.Error(), `AUDITTRAIL_RECORD_HEADERS: header "authorization"`) {
+		t.Errorf("err = %v, want the refused header reported", err)
+	}
+	r := c.Redaction
+	if !slices.Equal(r.RedactQuery, []string{"q", "email"}) || !slices.Equal(r.AllowQuery, []string{"code"}) ||
+		!slices.Equal(r.Headers, []string{"x-request-id"}) || string(r.PseudonymKey) != "0123456789abcdef0123" {
+		t.Errorf("redaction = %+v", r)
+	}
+	if _, err := FromEnv(lookupFrom(map[string]string{"AUDITTRAIL_PSEUDONYMIZE_KEY": "short"})); err == nil || !strings.Contains(err.Error(), "too short") {
+		t.Errorf("short key: %v", err)
+	}
+}
