@@ -31,6 +31,8 @@ type pipeline struct {
 	now   func() time.Time
 	queue *buffer.Queue
 	sinks []sinks.Sink
+	// stdout receives records no sink could take (CloudWatch Logs).
+	stdout io.Writer
 
 	mu      sync.Mutex
 	builder *schema.Builder
@@ -49,9 +51,10 @@ type pipeline struct {
 	failing map[string]bool
 }
 
-func newPipeline(log *slog.Logger, env schema.Environment, queueBytes int, ss []sinks.Sink) *pipeline {
+func newPipeline(log *slog.Logger, env schema.Environment, queueBytes int, ss []sinks.Sink, stdout io.Writer) *pipeline {
 	return &pipeline{
 		log:      log,
+		stdout:   stdout,
 		now:      time.Now,
 		queue:    buffer.NewQueue(queueBytes),
 		sinks:    ss,
@@ -283,13 +286,17 @@ func (p *pipeline) flush(budget, ctx context.Context) {
 }
 
 // write hands one batch to every sink. A sink that fails loses the batch;
-// the loss is recorded as a coverage gap naming the sink.
+// the loss is recorded as a coverage gap naming the sink. When every sink
+// failed, the batch goes to stdout as marked lines (CloudWatch Logs) rather
+// than nowhere.
 func (p *pipeline) write(ctx context.Context, batch [][]byte) {
+	failed := 0
 	for _, s := range p.sinks {
 		err := s.Write(ctx, batch)
 		name := s.Name()
 		switch {
 		case err != nil:
+			failed++
 			if !p.failing[name] {
 				p.log.Error("sink failed; its records are recorded as lost", "sink", name, "error", err)
 			}
@@ -306,24 +313,36 @@ func (p *pipeline) write(ctx context.Context, batch [][]byte) {
 			p.failing[name] = false
 		}
 	}
+	if failed > 0 && failed == len(p.sinks) && p.stdout != nil {
+		p.writeMarked(batch, schema.GapSinkFailed)
+	}
 }
 
-// undelivered writes every record still held to w, one marked JSON line
-// each, so that nothing disappears unrecorded; it returns how many.
-func (p *pipeline) undelivered(w io.Writer, reason string) int {
+// writeMarked writes records to stdout as marked lines, which the
+// extension's own log filter and any reader of CloudWatch Logs recognise.
+func (p *pipeline) writeMarked(records [][]byte, reason string) int {
+	var buf []byte
+	for _, rec := range records {
+		buf = fmt.Appendf(buf, `{"audittrail.undelivered":%q,"record":%s}`+"\n", reason, rec)
+	}
+	if _, err := p.stdout.Write(buf); err != nil {
+		p.log.Error("cannot write undelivered records to stdout", "error", err)
+		return 0
+	}
+	return len(records)
+}
+
+// undelivered writes every record still held to stdout, one marked JSON
+// line each, so that nothing disappears unrecorded; it returns how many.
+func (p *pipeline) undelivered(reason string) int {
 	held := p.takeGaps()
 	for batch := p.queue.Take(maxBatchBytes); len(batch) > 0; batch = p.queue.Take(maxBatchBytes) {
 		held = append(held, batch...)
 	}
-	var buf []byte
-	for _, rec := range held {
-		buf = fmt.Appendf(buf[:0], `{"audittrail.undelivered":%q,"record":%s}`+"\n", reason, rec)
-		if _, err := w.Write(buf); err != nil {
-			p.log.Error("cannot write undelivered records", "error", err)
-			return 0
-		}
+	if len(held) == 0 || p.stdout == nil {
+		return 0
 	}
-	return len(held)
+	return p.writeMarked(held, reason)
 }
 
 // close closes every sink.

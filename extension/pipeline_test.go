@@ -39,11 +39,16 @@ func (s *recordingSink) Write(_ context.Context, batch [][]byte) error {
 func (s *recordingSink) Close(context.Context) error { return nil }
 
 func newTestPipeline(t *testing.T, queueBytes int, ss ...sinks.Sink) (*pipeline, *bytes.Buffer) {
+	p, logs, _ := newTestPipelineStdout(t, queueBytes, ss...)
+	return p, logs
+}
+
+func newTestPipelineStdout(t *testing.T, queueBytes int, ss ...sinks.Sink) (*pipeline, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
-	var logs bytes.Buffer
+	var logs, stdout bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	env := schema.Environment{EnvID: "env-1", FunctionName: "fn", Region: "us-east-1", MemoryMB: 128, InitializationType: "on-demand"}
-	return newPipeline(log, env, queueBytes, ss), &logs
+	return newPipeline(log, env, queueBytes, ss, &stdout), &logs, &stdout
 }
 
 // invocationTelemetry is the platform telemetry of one finished invocation.
@@ -92,7 +97,12 @@ func TestFlushDeliversToEverySink(t *testing.T) {
 func TestFailingSinkIsRecordedAndIsolated(t *testing.T) {
 	bad := &recordingSink{name: "bad", err: errors.New("disk full")}
 	good := &recordingSink{name: "good"}
-	p, logs := newTestPipeline(t, 1<<20, bad, good)
+	p, logs, stdout := newTestPipelineStdout(t, 1<<20, bad, good)
+	defer func() {
+		if stdout.Len() != 0 {
+			t.Errorf("a healthy sink took the records, yet they went to stdout too: %s", stdout)
+		}
+	}()
 	p.telemetry(invocationTelemetry("r1"), 0, nil)
 	p.flush(t.Context(), t.Context())
 	p.telemetry(invocationTelemetry("r2"), 0, nil)
@@ -173,11 +183,10 @@ func TestWaitUntilRuntimeDone(t *testing.T) {
 }
 
 func TestUndeliveredAreMarkedLines(t *testing.T) {
-	p, _ := newTestPipeline(t, 1<<20)
+	p, _, out := newTestPipelineStdout(t, 1<<20)
 	p.telemetry(invocationTelemetry("r1"), 0, nil)
 	p.gap(schema.GapSinkFailed, 1, 10, "x")
-	var out bytes.Buffer
-	if n := p.undelivered(&out, schema.GapShutdownDeadline); n != 2 {
+	if n := p.undelivered(schema.GapShutdownDeadline); n != 2 {
 		t.Fatalf("undelivered = %d, want 2", n)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -254,5 +263,28 @@ func TestGapFloodIsBoundedAndCounted(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "invalid telemetry skipped"); n != batches {
 		t.Errorf("logged %d times, want once per batch (%d)", n, batches)
+	}
+}
+
+func TestAllSinksFailingFallsBackToStdout(t *testing.T) {
+	bad := &recordingSink{name: "bad", err: errors.New("read-only file system")}
+	p, _, stdout := newTestPipelineStdout(t, 1<<20, bad)
+	p.telemetry(invocationTelemetry("r1"), 0, nil)
+	p.flush(t.Context(), t.Context())
+	p.flush(t.Context(), t.Context()) // the sink_failed gap of the first flush
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	var actions []string
+	for _, l := range lines {
+		var m struct {
+			Reason string        `json:"audittrail.undelivered"`
+			Record schema.Record `json:"record"`
+		}
+		if err := json.Unmarshal([]byte(l), &m); err != nil || m.Reason != schema.GapSinkFailed {
+			t.Fatalf("stdout line %q: %v", l, err)
+		}
+		actions = append(actions, m.Record.Event.Action)
+	}
+	if strings.Join(actions, ",") != "invocation,coverage_gap" {
+		t.Errorf("stdout got %v, want the invocation, then the gap that records the sink's failure", actions)
 	}
 }

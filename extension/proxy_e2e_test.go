@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -259,5 +260,43 @@ func TestProxyPseudonymizes(t *testing.T) {
 	r := invocation(t, l.records(t), res.RequestID)
 	if r.User == nil || !strings.HasPrefix(r.User.ID, "hmac-sha256:") || !strings.HasPrefix(r.Client.Address, "hmac-sha256:") {
 		t.Errorf("identities not pseudonymized: user %+v client %+v", r.User, r.Client)
+	}
+}
+
+// TestFunctionUnharmedWhenTheTrailFails: with the only sink failing, the
+// function answers exactly as without the extension, and the records land
+// on stdout (CloudWatch Logs) as marked lines instead of nowhere.
+func TestFunctionUnharmedWhenTheTrailFails(t *testing.T) {
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	direct := newLambda(t, false, nil)
+	broken := newLambda(t, true, func(c *lambdasim.Config) {
+		withWrapper(c)
+		c.Env["AUDITTRAIL_FILE_DIR"] = filepath.Join(notADir, "trail") // cannot be created
+	})
+	var ids []string
+	for _, p := range []string{"/users/1", "/error", "/admin"} {
+		ev := samplefn.HTTPEvent("GET", p, samplefn.EventOptions{})
+		a, err := direct.sim.Invoke(t.Context(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := broken.sim.Invoke(t.Context(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a.Payload, b.Payload) || a.ErrorType != b.ErrorType {
+			t.Errorf("%s: with a failing trail %q (%s), without the extension %q (%s)", p, b.Payload, b.ErrorType, a.Payload, a.ErrorType)
+		}
+		ids = append(ids, b.RequestID)
+	}
+	broken.shutdown(t)
+	logs := broken.logs.String()
+	for _, id := range ids {
+		if !strings.Contains(logs, `"audittrail.undelivered"`) || !strings.Contains(logs, `"invocation_id":"`+id+`"`) {
+			t.Errorf("record of %s not on stdout", id)
+		}
 	}
 }

@@ -114,7 +114,7 @@ func Run(ctx context.Context, opts Options) error {
 		Logs:               cfg.LogRecords(),
 		Redaction:          cfg.Redaction,
 	}
-	p := newPipeline(log, env, cfg.QueueBytes, ss)
+	p := newPipeline(log, env, cfg.QueueBytes, ss, opts.Stdout)
 
 	// The listener is up before subscribing: Lambda starts delivering right
 	// after the subscription. Without it the extension still runs: once
@@ -189,7 +189,7 @@ func Run(ctx context.Context, opts Options) error {
 			if stopFlusher != nil {
 				stopFlusher()
 			}
-			safely(p, log, "shutdown", func() { onShutdown(ctx, p, ev, subscribed, opts.Stdout, log) })
+			safely(p, log, "shutdown", func() { onShutdown(ctx, p, ev, subscribed, log) })
 			return nil
 		default:
 			log.Warn("unknown event ignored", "eventType", ev.EventType)
@@ -262,7 +262,7 @@ func onInvoke(ctx context.Context, p *pipeline, ev Event, wait bool) bool {
 }
 
 // onShutdown completes the trail within the SHUTDOWN deadline.
-func onShutdown(ctx context.Context, p *pipeline, ev Event, subscribed bool, out io.Writer, log *slog.Logger) {
+func onShutdown(ctx context.Context, p *pipeline, ev Event, subscribed bool, log *slog.Logger) {
 	deadline := time.UnixMilli(ev.DeadlineMs).Add(-shutdownMargin)
 	if subscribed {
 		wctx, cancel := context.WithDeadline(ctx, deadline.Add(-shutdownDeliveryReserve))
@@ -273,7 +273,7 @@ func onShutdown(ctx context.Context, p *pipeline, ev Event, subscribed bool, out
 	fctx, cancel := context.WithDeadline(ctx, deadline)
 	p.flush(fctx, fctx)
 	cancel()
-	if n := p.undelivered(out, schema.GapShutdownDeadline); n > 0 {
+	if n := p.undelivered(schema.GapShutdownDeadline); n > 0 {
 		log.Warn("records not delivered before the shutdown deadline were written to stdout", "records", n)
 	}
 	cctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), time.UnixMilli(ev.DeadlineMs))
