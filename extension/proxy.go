@@ -124,9 +124,8 @@ func (p *proxy) publish(tmpDir string) (string, error) {
 // inspectRequest tees the body of a posted response or error.
 func (p *proxy) inspectRequest(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, pathInvocation) {
-			rest := strings.TrimPrefix(r.URL.Path, pathInvocation)
-			if id, kind, ok := strings.Cut(rest, "/"); ok && (kind == "response" || kind == "error") && id != "" {
+		if r.Method == http.MethodPost {
+			if id, kind, ok := invocationResult(r.URL.Path); ok {
 				hdr := r.Header.Clone()
 				r.Body = p.tee(r.Body, func(body []byte, size int64, truncated bool) {
 					// A streamed response reports a failure in its
@@ -140,6 +139,20 @@ func (p *proxy) inspectRequest(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// invocationResult parses /2018-06-01/runtime/invocation/{id}/response
+// and .../error paths.
+func invocationResult(path string) (id, kind string, ok bool) {
+	rest, ok := strings.CutPrefix(path, pathInvocation)
+	if !ok {
+		return "", "", false
+	}
+	id, kind, ok = strings.Cut(rest, "/")
+	if !ok || id == "" || (kind != "response" && kind != "error") {
+		return "", "", false
+	}
+	return id, kind, true
 }
 
 // inspectAnswer tees the event of an invocation/next answer.

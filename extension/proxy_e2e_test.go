@@ -300,3 +300,16 @@ func TestFunctionUnharmedWhenTheTrailFails(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyForwardsInitError: a runtime's init/error passes through the
+// proxy as it does without it.
+func TestProxyForwardsInitError(t *testing.T) {
+	failInit := func(c *lambdasim.Config) { c.Env["SAMPLEFN_FAIL_INIT"] = "1" }
+	direct := newLambda(t, false, failInit)
+	proxied := newLambda(t, true, func(c *lambdasim.Config) { withWrapper(c); failInit(c) })
+	a := direct.invoke(t, "GET", "/health")
+	b := proxied.invoke(t, "GET", "/health")
+	if a.ErrorType != "Runtime.ConfigError" || b.ErrorType != a.ErrorType {
+		t.Errorf("init error through the proxy %q, directly %q", b.ErrorType, a.ErrorType)
+	}
+}

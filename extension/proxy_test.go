@@ -54,3 +54,37 @@ func TestTeeSurvivesInspectionFailure(t *testing.T) {
 		t.Errorf("close: %v", err)
 	}
 }
+
+func TestInvocationResultPaths(t *testing.T) {
+	tests := []struct {
+		path, id, kind string
+		ok             bool
+	}{
+		{"/2018-06-01/runtime/invocation/abc-1/response", "abc-1", "response", true},
+		{"/2018-06-01/runtime/invocation/abc-1/error", "abc-1", "error", true},
+		{"/2018-06-01/runtime/invocation/next", "", "", false},
+		{"/2018-06-01/runtime/invocation//response", "", "", false},
+		{"/2018-06-01/runtime/invocation/abc/other", "", "", false},
+		{"/2018-06-01/runtime/init/error", "", "", false},
+		{"/2020-01-01/extension/event/next", "", "", false},
+	}
+	for _, tt := range tests {
+		id, kind, ok := invocationResult(tt.path)
+		if id != tt.id || kind != tt.kind || ok != tt.ok {
+			t.Errorf("invocationResult(%q) = %q %q %v", tt.path, id, kind, ok)
+		}
+	}
+}
+
+// FuzzInvocationResult: any path parses or is refused, never panics, and
+// an accepted path rebuilds from its parts.
+func FuzzInvocationResult(f *testing.F) {
+	f.Add("/2018-06-01/runtime/invocation/abc/response")
+	f.Add("/2018-06-01/runtime/invocation/a/b/error")
+	f.Fuzz(func(t *testing.T, path string) {
+		id, kind, ok := invocationResult(path)
+		if ok && pathInvocation+id+"/"+kind != path {
+			t.Fatalf("%q parsed as %q %q", path, id, kind)
+		}
+	})
+}

@@ -50,6 +50,13 @@ func Main(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 		json:   getenv("AWS_LAMBDA_LOG_FORMAT") == "JSON",
 		out:    stdout,
 	}
+	if getenv("SAMPLEFN_FAIL_INIT") != "" {
+		// A function whose initialisation fails (bad configuration).
+		if err := f.post(ctx, "", "init-error", "Runtime.ConfigError", `{"errorType":"Runtime.ConfigError","errorMessage":"missing TABLE_NAME"}`); err != nil {
+			fmt.Fprintln(stderr, "samplefn:", err)
+		}
+		return 1
+	}
 	workers := 1
 	if n, err := strconv.Atoi(getenv("AWS_LAMBDA_MAX_CONCURRENCY")); err == nil && n > 1 {
 		workers = n
@@ -220,9 +227,14 @@ func (f *function) stream(ctx context.Context, id string, fail bool) error {
 	return nil
 }
 
-// post sends the invocation's response or error.
+// post sends the invocation's response or error (kind "init-error": the
+// init phase's error).
 func (f *function) post(ctx context.Context, id, kind, errorType, body string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.base+"/invocation/"+id+"/"+kind, strings.NewReader(body))
+	target := f.base + "/invocation/" + id + "/" + kind
+	if kind == "init-error" {
+		target = f.base + "/init/error"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
 	if err != nil {
 		return err
 	}
