@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -207,6 +208,38 @@ func TestSplitStreamingPrelude(t *testing.T) {
 		p, n := SplitStreamingPrelude([]byte(tt.in), int64(len(tt.in)))
 		if string(p) != tt.prelude || n != tt.size {
 			t.Errorf("SplitStreamingPrelude(%q) = %q, %d", tt.in, p, n)
+		}
+	}
+}
+
+func TestFlatten(t *testing.T) {
+	c := loadEventCases(t)["http_jwt"]
+	r := InvocationRecord(Environment{EnvID: "e", FunctionName: "fn", Region: "us-east-1", AccountID: "123456789012"}, "r1", c.exchange(), time.Unix(1795428000, 0))
+	flat := Flatten(&r)
+	want := map[string]any{
+		"http.request.method":       "GET",
+		"http.route":                "/users/{id}",
+		"http.response.status_code": float64(200),
+		"user.id":                   "auth0|5f1c",
+		"client.address":            "2001:db8::7",
+		"cloud.account.id":          "123456789012",
+		"audit.schema_version":      "1",
+	}
+	for k, v := range want {
+		if got := flat[k]; got != v {
+			t.Errorf("%s = %#v, want %#v", k, got, v)
+		}
+	}
+	if scopes, ok := flat["auth.scopes"].([]any); !ok || len(scopes) != 2 {
+		t.Errorf("auth.scopes = %#v, want an array", flat["auth.scopes"])
+	}
+	paths := map[string]bool{}
+	for _, p := range fieldPaths(reflect.TypeFor[Record](), "") {
+		paths[p] = true
+	}
+	for k := range flat {
+		if !paths[k] && !strings.HasPrefix(k, "http.request.header.") {
+			t.Errorf("flat attribute %s is not a documented field", k)
 		}
 	}
 }
