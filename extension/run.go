@@ -116,64 +116,28 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	p := newPipeline(log, env, cfg.QueueBytes, ss, opts.Stdout)
 
-	// The listener is up before subscribing: Lambda starts delivering right
-	// after the subscription. Without it the extension still runs: once
-	// registered, exiting would make Lambda reset the function.
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	if px != nil {
-		stopCaptures := make(chan struct{})
-		defer close(stopCaptures)
-		wg.Go(func() { p.runCaptures(stopCaptures) })
-		px.observe = p.enqueueCapture
-		px.failed = func(err error) {
-			log.Warn("request capture failed; the exchange passed through uninspected", "error", err)
-			p.gap(schema.GapInternalError, 1, 0, "runtime API proxy: "+err.Error())
-		}
-		wg.Go(func() {
-			if err := px.serve(); err != nil {
-				log.Error("runtime API proxy stopped", "error", err)
-			}
-		})
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-			defer cancel()
-			_ = px.srv.Shutdown(sctx)
-		}()
+		defer serveProxy(px, p, log, &wg)()
 	}
-	subscribed := false
-	l, err := listenTelemetry(p.telemetry)
-	if err != nil {
-		log.Error("no telemetry listener; continuing without platform records", "error", err)
-	} else {
-		wg.Go(func() {
-			if err := l.serve(); err != nil {
-				log.Error("telemetry listener stopped", "error", err)
-			}
-		})
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-			defer cancel()
-			_ = l.shutdown(sctx)
-		}()
-		subscribed = subscribe(ctx, client, l.URI(), cfg.TelemetryTypes, log)
-	}
-	if !subscribed {
-		p.gap(schema.GapTelemetryUnavailable, 0, 0, "no telemetry subscription; no platform records for this environment")
-	}
+	subscribed, stopTelemetry := startTelemetry(ctx, client, p, cfg.TelemetryTypes, log, &wg)
+	defer stopTelemetry()
 	log.Debug("extension ready", "managed_instances", lmi, "telemetry", subscribed)
+	return loop(ctx, client, p, log, subscribed, lmi, &wg)
+}
 
+// loop answers Lambda's events until SHUTDOWN.
+func loop(ctx context.Context, client *Client, p *pipeline, log *slog.Logger, subscribed, lmi bool, wg *sync.WaitGroup) error {
 	wait := runtimeDoneWait{enabled: subscribed}
-	var stopFlusher func()
+	stopFlusher := func() {}
 	if lmi {
-		stopFlusher = startFlusher(ctx, p, &wg)
+		stopFlusher = startFlusher(ctx, p, wg)
 	}
 	for {
 		ev, err := client.Next(ctx)
 		if err != nil {
-			if stopFlusher != nil {
-				stopFlusher()
-			}
+			stopFlusher()
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 			p.flush(fctx, fctx)
 			p.close(fctx)
@@ -186,15 +150,65 @@ func Run(ctx context.Context, opts Options) error {
 				wait.observe(onInvoke(ctx, p, ev, wait.enabled), log)
 			})
 		case EventShutdown:
-			if stopFlusher != nil {
-				stopFlusher()
-			}
+			stopFlusher()
 			safely(p, log, "shutdown", func() { onShutdown(ctx, p, ev, subscribed, log) })
 			return nil
 		default:
 			log.Warn("unknown event ignored", "eventType", ev.EventType)
 		}
 	}
+}
+
+// serveProxy connects the proxy to the pipeline and serves the runtime;
+// the returned func stops it.
+func serveProxy(px *proxy, p *pipeline, log *slog.Logger, wg *sync.WaitGroup) func() {
+	stopCaptures := make(chan struct{})
+	wg.Go(func() { p.runCaptures(stopCaptures) })
+	px.observe = p.enqueueCapture
+	px.failed = func(err error) {
+		log.Warn("request capture failed; the exchange passed through uninspected", "error", err)
+		p.gap(schema.GapInternalError, 1, 0, "runtime API proxy: "+err.Error())
+	}
+	wg.Go(func() {
+		if err := px.serve(); err != nil {
+			log.Error("runtime API proxy stopped", "error", err)
+		}
+	})
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_ = px.srv.Shutdown(sctx)
+		close(stopCaptures)
+	}
+}
+
+// startTelemetry starts the telemetry listener and subscribes. Without a
+// listener or a subscription the extension still runs (once registered,
+// exiting would make Lambda reset the function); it records the gap. The
+// listener is up before subscribing: Lambda delivers right after.
+func startTelemetry(ctx context.Context, client *Client, p *pipeline, types []string, log *slog.Logger, wg *sync.WaitGroup) (bool, func()) {
+	stop := func() {}
+	subscribed := false
+	l, err := listenTelemetry(p.telemetry)
+	if err != nil {
+		log.Error("no telemetry listener; continuing without platform records", "error", err)
+	} else {
+		wg.Go(func() {
+			if err := l.serve(); err != nil {
+				log.Error("telemetry listener stopped", "error", err)
+			}
+		})
+		stop = func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			_ = l.shutdown(sctx)
+		}
+		subscribed = subscribe(ctx, client, l.URI(), types, log)
+	}
+	if !subscribed {
+		p.gap(schema.GapTelemetryUnavailable, 0, 0, "no telemetry subscription; no platform records for this environment")
+	}
+	return subscribed, stop
 }
 
 // startProxyListener starts listening for the runtime and tells the exec
