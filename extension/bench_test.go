@@ -70,28 +70,32 @@ func BenchmarkProxy(b *testing.B) {
 		b.Run(fmt.Sprintf("%dKiB", kb), func(b *testing.B) {
 			for b.Loop() {
 				path := fmt.Sprintf("/big?kb=%d", kb)
-				proxied := responseLatencies(b, newLambda(b, true, withWrapper), path, invokes)
-				direct := responseLatencies(b, newLambda(b, false, nil), path, invokes)
+				proxied, post := responseLatencies(b, newLambda(b, true, withWrapper), path, invokes)
+				direct, _ := responseLatencies(b, newLambda(b, false, nil), path, invokes)
 				b.ReportMetric(ms(quantile(proxied, 0.5)), "proxied-p50-ms")
 				b.ReportMetric(ms(quantile(proxied, 0.99)), "proxied-p99-ms")
 				b.ReportMetric(ms(quantile(direct, 0.5)), "direct-p50-ms")
 				b.ReportMetric(ms(quantile(direct, 0.99)), "direct-p99-ms")
+				b.ReportMetric(ms(quantile(post, 0.5)), "post-runtime-p50-ms")
+				b.ReportMetric(ms(quantile(post, 0.99)), "post-runtime-p99-ms")
 			}
 		})
 	}
 }
 
-func responseLatencies(b *testing.B, l *lambda, path string, n int) []time.Duration {
-	var out []time.Duration
+// responseLatencies returns the caller's latency and the post-runtime time
+// of n warm invokes.
+func responseLatencies(b *testing.B, l *lambda, path string, n int) (latency, post []time.Duration) {
 	for i := range n + 1 {
 		res := l.invoke(b, "GET", path)
 		if res.ErrorType != "" {
 			b.Fatalf("invoke failed: %s", res.ErrorType)
 		}
 		if i > 0 { // leave out the cold start
-			out = append(out, res.ResponseLatency)
+			latency = append(latency, res.ResponseLatency)
+			post = append(post, res.PostRuntime)
 		}
 	}
 	l.shutdown(b)
-	return out
+	return latency, post
 }

@@ -90,6 +90,11 @@ func (p *pipeline) telemetry(events []schema.TelemetryEvent, bad int, err error)
 		p.log.Warn("invalid telemetry skipped", "count", bad, "error", err)
 		p.gapLocked(schema.GapTelemetryInvalid, "extension", int64(bad), badBytes, err.Error())
 	}
+	p.changedLocked()
+}
+
+// changedLocked wakes whoever waits on the builder's state.
+func (p *pipeline) changedLocked() {
 	close(p.changed)
 	p.changed = make(chan struct{})
 }
@@ -117,6 +122,7 @@ func (p *pipeline) runCaptures(stop <-chan struct{}) {
 		case c := <-p.captures:
 			p.mu.Lock()
 			p.captureLocked(c)
+			p.changedLocked()
 			p.mu.Unlock()
 		}
 	}

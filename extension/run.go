@@ -8,7 +8,8 @@
 //  1. Listen for telemetry on an ephemeral port, then register (INVOKE and
 //     SHUTDOWN; SHUTDOWN only on Lambda Managed Instances) and subscribe
 //     (schema 2025-01-29, falling back to 2022-12-13).
-//  2. On INVOKE: wait for platform.runtimeDone of that request (bounded by
+//  2. On INVOKE: wait until the runtime answered that request, as the
+//     Runtime API proxy sees it or platform.runtimeDone tells (bounded by
 //     the invoke deadline), flush within the flush budget, then call
 //     event/next. Lambda freezes the environment only after that call, so no
 //     request is in flight at the freeze.
@@ -54,8 +55,8 @@ const (
 	shutdownDeliveryReserve = 300 * time.Millisecond
 	// backgroundFlushDelay batches records on Managed Instances.
 	backgroundFlushDelay = 200 * time.Millisecond
-	// maxRuntimeDoneMisses consecutive invokes without platform.runtimeDone
-	// make the extension stop waiting for it.
+	// maxRuntimeDoneMisses consecutive invokes without the runtime's answer
+	// being seen make the extension stop waiting for it.
 	maxRuntimeDoneMisses = 3
 	// apiTimeout bounds register and subscribe calls.
 	apiTimeout = 2 * time.Second
@@ -124,12 +125,12 @@ func Run(ctx context.Context, opts Options) error {
 	subscribed, stopTelemetry := startTelemetry(ctx, client, p, cfg.TelemetryTypes, log, &wg)
 	defer stopTelemetry()
 	log.Debug("extension ready", "managed_instances", lmi, "telemetry", subscribed)
-	return loop(ctx, client, p, log, subscribed, lmi, &wg)
+	return loop(ctx, client, p, log, subscribed, px != nil, lmi, &wg)
 }
 
 // loop answers Lambda's events until SHUTDOWN.
-func loop(ctx context.Context, client *Client, p *pipeline, log *slog.Logger, subscribed, lmi bool, wg *sync.WaitGroup) error {
-	wait := runtimeDoneWait{enabled: subscribed}
+func loop(ctx context.Context, client *Client, p *pipeline, log *slog.Logger, subscribed, proxied, lmi bool, wg *sync.WaitGroup) error {
+	wait := runtimeDoneWait{enabled: subscribed || proxied}
 	stopFlusher := func() {}
 	if lmi {
 		stopFlusher = startFlusher(ctx, p, wg)
@@ -234,9 +235,10 @@ func startProxyListener(cfg config.Config, log *slog.Logger) *proxy {
 	return px
 }
 
-// runtimeDoneWait decides whether an invoke waits for platform.runtimeDone.
-// It gives up after repeated misses: if Lambda stops sending it, waiting
-// would hold every invoke until its deadline.
+// runtimeDoneWait decides whether an invoke waits for the runtime's answer
+// (seen by the proxy, or platform.runtimeDone). It gives up after repeated
+// misses: if neither signal comes, waiting would hold every invoke until
+// its deadline.
 type runtimeDoneWait struct {
 	enabled bool
 	misses  int
@@ -250,13 +252,13 @@ func (w *runtimeDoneWait) observe(arrived bool, log *slog.Logger) {
 	}
 	if w.misses++; w.misses >= maxRuntimeDoneMisses {
 		w.enabled = false
-		log.Warn("platform.runtimeDone keeps missing; no longer waiting for it", "misses", w.misses)
+		log.Warn("the runtime's answer keeps going unseen; no longer waiting for it", "misses", w.misses)
 	}
 }
 
 // onInvoke waits for the runtime to finish this request (when wait is set),
 // then flushes within the budget. Both waits end before the invoke's
-// deadline. It reports whether platform.runtimeDone arrived.
+// deadline. It reports whether the runtime's answer was seen.
 func onInvoke(ctx context.Context, p *pipeline, ev Event, wait bool) bool {
 	p.invoke(ev)
 	deadline := time.UnixMilli(ev.DeadlineMs).Add(-invokeMargin)
@@ -264,7 +266,10 @@ func onInvoke(ctx context.Context, p *pipeline, ev Event, wait bool) bool {
 	if wait {
 		// Stop waiting early enough to flush before the deadline.
 		wctx, cancel := context.WithDeadline(ctx, deadline.Add(-flushBudget))
-		done = p.waitUntil(wctx, func(b *schema.Builder) bool { return b.RuntimeDone(ev.RequestID) })
+		// The runtime's answer, seen by the proxy, tells as much as
+		// platform.runtimeDone and comes about 25 ms sooner (the Telemetry
+		// API's minimum buffering).
+		done = p.waitUntil(wctx, func(b *schema.Builder) bool { return b.Answered(ev.RequestID) })
 		cancel()
 	}
 	wctx, cancel := context.WithDeadline(ctx, deadline)

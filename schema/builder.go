@@ -38,6 +38,8 @@ type invocation struct {
 	seq         int // order of first sight, for eviction and Pending
 	started     bool
 	runtimeDone bool
+	// answered is set when the proxy saw the runtime's response or error.
+	answered bool
 	// event is the proxy's copy of the event, held until the result
 	// arrives and the exchange is normalized.
 	event     []byte
@@ -357,6 +359,17 @@ func (b *Builder) CaptureResult(requestID string, body []byte, size int64, trunc
 	}
 	Normalize(&inv.rec, x, b.env.Redaction)
 	inv.event = nil
+	inv.answered = true
+}
+
+// Answered reports whether the runtime is done with requestID: its
+// response or error was seen by the proxy, or platform.runtimeDone (or
+// platform.report) arrived.
+func (b *Builder) Answered(requestID string) bool {
+	if inv, ok := b.invs[requestID]; ok && inv.answered {
+		return true
+	}
+	return b.RuntimeDone(requestID)
 }
 
 // finalOutcome combines what the platform and the proxy saw: an invocation

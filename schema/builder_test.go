@@ -276,3 +276,24 @@ func TestLogMessageTruncation(t *testing.T) {
 		t.Error("a log record that is neither string nor object should be rejected")
 	}
 }
+
+func TestAnswered(t *testing.T) {
+	b := NewBuilder(Environment{EnvID: "e"})
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	b.Invoke("r1", "", "", at)
+	if b.Answered("r1") {
+		t.Fatal("answered before anything was seen")
+	}
+	b.CaptureEvent("r1", []byte(`{}`), 2, false, at)
+	if b.Answered("r1") {
+		t.Fatal("the event alone is not an answer")
+	}
+	b.CaptureResult("r1", []byte(`{"statusCode":200}`), 18, false, "", at)
+	if !b.Answered("r1") || b.RuntimeDone("r1") {
+		t.Errorf("Answered %v RuntimeDone %v, want true false", b.Answered("r1"), b.RuntimeDone("r1"))
+	}
+	_, _ = b.Add(TelemetryEvent{Time: at, Type: "platform.runtimeDone", Record: json.RawMessage(`{"requestId":"r2","status":"success"}`)})
+	if !b.Answered("r2") {
+		t.Error("runtimeDone alone should count as answered")
+	}
+}
