@@ -2,8 +2,12 @@ package extension_test
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -17,6 +21,7 @@ import (
 
 	"github.com/audittrail/audittrail/internal/lambdasim"
 	"github.com/audittrail/audittrail/internal/lambdasim/samplefn"
+	"github.com/audittrail/audittrail/internal/secrets/secretstest"
 	"github.com/audittrail/audittrail/schema"
 )
 
@@ -296,5 +301,42 @@ func TestProxyForwardsInitError(t *testing.T) {
 	b := proxied.invoke(t, "GET", "/health")
 	if a.ErrorType != "Runtime.ConfigError" || b.ErrorType != a.ErrorType {
 		t.Errorf("init error through the proxy %q, directly %q", b.ErrorType, a.ErrorType)
+	}
+}
+
+// TestPseudonymKeyFromSecretsManager: the key comes from Secrets Manager
+// (a stand-in, see secretstest); when it cannot be had, identities are
+// redacted, never recorded in clear.
+func TestPseudonymKeyFromSecretsManager(t *testing.T) {
+	const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:audittrail/pseudonym-AbCdEf"
+	const key = "key-material-from-secrets-manager"
+	sm := secretstest.New(t, map[string]string{arn: key})
+	mac := hmac.New(sha256.New, []byte(key))
+	mac.Write([]byte("alice"))
+	want := "hmac-sha256:" + hex.EncodeToString(mac.Sum(nil))
+	tests := []struct {
+		name, arn, userID string
+	}{
+		{"fetched", arn, want},
+		{"not found", "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing", schema.Redacted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLambda(t, true, func(c *lambdasim.Config) {
+				withWrapper(c)
+				maps.Copy(c.Env, sm.Env())
+				c.Env["AUDITTRAIL_PSEUDONYMIZE_KEY_SECRET_ARN"] = tt.arn
+			})
+			opt := samplefn.EventOptions{SourceIP: "198.51.100.99", JWT: &samplefn.JWT{Subject: "alice"}}
+			res, err := l.sim.Invoke(t.Context(), samplefn.HTTPEvent("GET", "/users/1", opt))
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.shutdown(t)
+			r := invocation(t, l.records(t), res.RequestID)
+			if r.User == nil || r.User.ID != tt.userID || strings.Contains(r.Client.Address, "198.51.100.99") {
+				t.Errorf("user %+v client %+v, want user.id %s", r.User, r.Client, tt.userID)
+			}
+		})
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/audittrail/audittrail/internal/config"
+	"github.com/audittrail/audittrail/internal/secrets"
 	"github.com/audittrail/audittrail/schema"
 	"github.com/audittrail/audittrail/sinks"
 	"github.com/audittrail/audittrail/sinks/file"
@@ -58,6 +59,8 @@ const (
 	// maxRuntimeDoneMisses consecutive invokes without the runtime's answer
 	// being seen make the extension stop waiting for it.
 	maxRuntimeDoneMisses = 3
+	// secretTimeout bounds fetching a secret at start-up.
+	secretTimeout = 2 * time.Second
 	// apiTimeout bounds register and subscribe calls.
 	apiTimeout = 2 * time.Second
 )
@@ -72,6 +75,8 @@ type Options struct {
 	// Log is the extension's own logger; its lines must carry
 	// logger=audittrail so that they never re-enter the trail.
 	Log *slog.Logger
+	// Secrets fetches the secrets the configuration names.
+	Secrets *secrets.Resolver
 }
 
 // Run is the extension's main loop. It returns nil after a SHUTDOWN was
@@ -114,6 +119,9 @@ func Run(ctx context.Context, opts Options) error {
 		InitializationType: cfg.Lambda.InitializationType,
 		Logs:               cfg.LogRecords(),
 		Redaction:          cfg.Redaction,
+	}
+	if cfg.PseudonymKeyARN != "" {
+		env.Redaction = pseudonymKey(ctx, opts.Secrets, cfg.PseudonymKeyARN, env.Redaction, log)
 	}
 	p := newPipeline(log, env, cfg.QueueBytes, ss, opts.Stdout)
 
@@ -210,6 +218,23 @@ func startTelemetry(ctx context.Context, client *Client, p *pipeline, types []st
 		p.gap(schema.GapTelemetryUnavailable, 0, 0, "no telemetry subscription; no platform records for this environment")
 	}
 	return subscribed, stop
+}
+
+// pseudonymKey fetches the pseudonym key during init, before the first
+// event/next, so that no request to Secrets Manager is in flight at a
+// freeze. If it cannot be had, identities are redacted: never recorded in
+// clear when pseudonyms were asked for.
+func pseudonymKey(ctx context.Context, r *secrets.Resolver, arn string, red schema.Redaction, log *slog.Logger) schema.Redaction {
+	sctx, cancel := context.WithTimeout(ctx, secretTimeout)
+	defer cancel()
+	key, err := r.Get(sctx, arn)
+	if err != nil || len(key) == 0 {
+		log.Error("pseudonym key unavailable; identities will be redacted", "error", err)
+		red.DropIdentities = true
+		return red
+	}
+	red.PseudonymKey = key
+	return red
 }
 
 // startProxyListener starts listening for the runtime and tells the exec

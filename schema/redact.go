@@ -40,6 +40,9 @@ type Redaction struct {
 	// keyed HMAC-SHA256 pseudonyms: records stay joinable on the caller
 	// without holding the raw identity.
 	PseudonymKey []byte
+	// DropIdentities replaces those identities with Redacted: the choice
+	// when pseudonyms were asked for but the key is unavailable.
+	DropIdentities bool
 }
 
 // Validate reports headers that may never be recorded.
@@ -110,7 +113,13 @@ func (p Redaction) queryFromMaps(single map[string]string, multi map[string][]st
 
 // pseudonym returns the keyed pseudonym of v, or v without a key.
 func (p Redaction) pseudonym(v string) string {
-	if len(p.PseudonymKey) == 0 || v == "" {
+	if v == "" {
+		return v
+	}
+	if p.DropIdentities {
+		return Redacted
+	}
+	if len(p.PseudonymKey) == 0 {
 		return v
 	}
 	m := hmac.New(sha256.New, p.PseudonymKey)
@@ -120,7 +129,7 @@ func (p Redaction) pseudonym(v string) string {
 
 // pseudonymize applies the pseudonym to the identities of a record.
 func (p Redaction) pseudonymize(rec *Record) {
-	if len(p.PseudonymKey) == 0 {
+	if len(p.PseudonymKey) == 0 && !p.DropIdentities {
 		return
 	}
 	if rec.User != nil {

@@ -58,6 +58,11 @@ func TestRedactionPolicies(t *testing.T) {
 				t.Error("different keys gave the same pseudonym")
 			}
 		}},
+		{"identities dropped", Redaction{DropIdentities: true}, func(t *testing.T, r Record) {
+			if r.User.ID != Redacted || r.Client.Address != Redacted || r.HTTP.Request.Header["x-forwarded-for"][0] != Redacted {
+				t.Errorf("user %+v client %+v xff %v", r.User, r.Client, r.HTTP.Request.Header)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.check(t, run(tt.p)) })

@@ -25,6 +25,7 @@ import (
 	"github.com/audittrail/audittrail/internal/config"
 	"github.com/audittrail/audittrail/internal/demo"
 	"github.com/audittrail/audittrail/internal/lambdasim/samplefn"
+	"github.com/audittrail/audittrail/internal/secrets"
 	"github.com/audittrail/audittrail/schema"
 )
 
@@ -174,7 +175,8 @@ func runExtension(ctx context.Context, name string, stdout, stderr io.Writer) in
 	if cfgErr != nil {
 		log.Error("configuration problems; using defaults for the affected options", "error", cfgErr)
 	}
-	if err := extension.Run(ctx, extension.Options{Config: cfg, Name: name, Stdout: stdout, Log: log}); err != nil {
+	opts := extension.Options{Config: cfg, Name: name, Stdout: stdout, Log: log, Secrets: secrets.New(os.LookupEnv)}
+	if err := extension.Run(ctx, opts); err != nil {
 		log.Error("extension stopped", "error", err)
 		return 1
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/audittrail/audittrail/internal/secrets"
 	"github.com/audittrail/audittrail/schema"
 )
 
@@ -36,6 +37,7 @@ func Variables() []Var {
 		{"AUDITTRAIL_ALLOW_QUERY", "", "Comma-separated query parameter names kept in clear although they look secret."},
 		{"AUDITTRAIL_RECORD_HEADERS", "", "Comma-separated request headers to record besides `x-forwarded-for`; headers that may carry secrets (Authorization, Cookie, API keys, tokens) are refused."},
 		{"AUDITTRAIL_PSEUDONYMIZE_KEY", "", "A secret key: when set, `user.id`, `user.name` and client addresses are replaced by keyed HMAC-SHA256 pseudonyms, so records stay joinable without raw identities."},
+		{"AUDITTRAIL_PSEUDONYMIZE_KEY_SECRET_ARN", "", "The pseudonym key from AWS Secrets Manager instead (the secret's ARN), fetched once at start-up with the function's role; if it cannot be fetched, identities are redacted rather than recorded in clear."},
 		{"AUDITTRAIL_LOG_LEVEL", "info", "Level of the extension's own logs (JSON on stderr): `debug`, `info`, `warn`, `error`."},
 	}
 }
@@ -76,7 +78,10 @@ type Config struct {
 	TmpDir string
 	// Redaction decides what of captured requests enters the trail.
 	Redaction schema.Redaction
-	Lambda    Lambda
+	// PseudonymKeyARN names the Secrets Manager secret holding the
+	// pseudonym key, when it does not come from the environment.
+	PseudonymKeyARN string
+	Lambda          Lambda
 }
 
 // Lambda is what the platform tells the extension through its environment.
@@ -109,14 +114,15 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	}
 	tmp := get("TMPDIR", "/tmp")
 	c := Config{
-		Sinks:          splitList(get("AUDITTRAIL_SINKS", SinkStdout)),
-		FileDir:        get("AUDITTRAIL_FILE_DIR", filepath.Join(tmp, "audittrail", "trail")),
-		TelemetryTypes: splitList(get("AUDITTRAIL_TELEMETRY_TYPES", "platform")),
-		QueueBytes:     4 << 20,
-		Proxy:          true,
-		Upstream:       get("AUDITTRAIL_RUNTIME_API_UPSTREAM", ""),
-		CaptureBytes:   1 << 20,
-		TmpDir:         tmp,
+		Sinks:           splitList(get("AUDITTRAIL_SINKS", SinkStdout)),
+		FileDir:         get("AUDITTRAIL_FILE_DIR", filepath.Join(tmp, "audittrail", "trail")),
+		TelemetryTypes:  splitList(get("AUDITTRAIL_TELEMETRY_TYPES", "platform")),
+		QueueBytes:      4 << 20,
+		Proxy:           true,
+		Upstream:        get("AUDITTRAIL_RUNTIME_API_UPSTREAM", ""),
+		CaptureBytes:    1 << 20,
+		TmpDir:          tmp,
+		PseudonymKeyARN: get("AUDITTRAIL_PSEUDONYMIZE_KEY_SECRET_ARN", ""),
 		Redaction: schema.Redaction{
 			RedactQuery: splitList(get("AUDITTRAIL_REDACT_QUERY", "")),
 			AllowQuery:  splitList(get("AUDITTRAIL_ALLOW_QUERY", "")),
@@ -196,6 +202,11 @@ func (c *Config) sanitize() {
 	if strings.Contains(c.Upstream, "/") {
 		c.Upstream = ""
 	}
+	if _, err := secrets.RegionOf(c.PseudonymKeyARN); err != nil && c.PseudonymKeyARN != "" {
+		// A bad ARN can never give a key: fail closed.
+		c.PseudonymKeyARN = ""
+		c.Redaction.DropIdentities = true
+	}
 	c.Redaction.Headers = slices.DeleteFunc(c.Redaction.Headers, func(h string) bool {
 		return schema.Redaction{Headers: []string{h}}.Validate() != nil
 	})
@@ -238,6 +249,14 @@ func (c Config) Validate() error {
 	}
 	if k := c.Redaction.PseudonymKey; len(k) > 0 && len(k) < 16 {
 		errs = append(errs, errors.New("AUDITTRAIL_PSEUDONYMIZE_KEY: too short; use at least 16 random bytes"))
+	}
+	if c.PseudonymKeyARN != "" {
+		if _, err := secrets.RegionOf(c.PseudonymKeyARN); err != nil {
+			errs = append(errs, fmt.Errorf("AUDITTRAIL_PSEUDONYMIZE_KEY_SECRET_ARN: %w", err))
+		}
+		if len(c.Redaction.PseudonymKey) > 0 {
+			errs = append(errs, errors.New("AUDITTRAIL_PSEUDONYMIZE_KEY_SECRET_ARN: conflicts with AUDITTRAIL_PSEUDONYMIZE_KEY; set one"))
+		}
 	}
 	if c.Upstream != "" && strings.Contains(c.Upstream, "/") {
 		errs = append(errs, fmt.Errorf("AUDITTRAIL_RUNTIME_API_UPSTREAM: %q must be host:port, like AWS_LAMBDA_RUNTIME_API", c.Upstream))

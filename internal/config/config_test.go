@@ -162,3 +162,28 @@ func TestRedactionFromEnv(t *testing.T) {
 		t.Errorf("short key: %v", err)
 	}
 }
+
+func TestPseudonymKeyARN(t *testing.T) {
+	const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:k-AbCdEf"
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+		drop    bool
+	}{
+		{"valid", map[string]string{"AUDITTRAIL_PSEUDONYMIZE_KEY_SECRET_ARN": arn}, "", false},
+		{"not an ARN fails closed", map[string]string{"AUDITTRAIL_PSEUDONYMIZE_KEY_SECRET_ARN": "my-key"}, "not a Secrets Manager secret ARN", true},
+		{"both set", map[string]string{"AUDITTRAIL_PSEUDONYMIZE_KEY_SECRET_ARN": arn, "AUDITTRAIL_PSEUDONYMIZE_KEY": "0123456789abcdef"}, "set one", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := FromEnv(lookupFrom(tt.env))
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("err = %v, want %q", err, tt.wantErr)
+			}
+			if c.Redaction.DropIdentities != tt.drop {
+				t.Errorf("DropIdentities = %v, want %v", c.Redaction.DropIdentities, tt.drop)
+			}
+		})
+	}
+}
