@@ -201,6 +201,7 @@ func normalizeHTTP(rec *Record, ev *httpEvent, x Exchange, p Redaction) {
 	if ev.Body != nil {
 		req.Body = &Body{Size: bodySize(*ev.Body, ev.IsBase64Encoded)}
 	}
+	req.MimeType = first(headers["content-type"])
 	rec.API = api
 	rec.FaaS.Trigger = "http"
 	rec.HTTP = &HTTP{Request: req, Route: route}
@@ -317,9 +318,11 @@ func normalizeResponse(rec *Record, gateway string, x Exchange) {
 		rec.Error = &Error{Type: x.ErrorType, Message: errorMessage(x.Response)}
 	case x.Response != nil:
 		var r struct {
-			StatusCode      *int    `json:"statusCode"`
-			Body            *string `json:"body"`
-			IsBase64Encoded bool    `json:"isBase64Encoded"`
+			StatusCode        *int                `json:"statusCode"`
+			Headers           map[string]string   `json:"headers"`
+			MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
+			Body              *string             `json:"body"`
+			IsBase64Encoded   bool                `json:"isBase64Encoded"`
 		}
 		isObject := json.Unmarshal(x.Response, &r) == nil
 		switch {
@@ -328,6 +331,7 @@ func normalizeResponse(rec *Record, gateway string, x Exchange) {
 			if r.Body != nil {
 				resp.Body = &Body{Size: bodySize(*r.Body, r.IsBase64Encoded)}
 			}
+			resp.MimeType = first(lowerHeaders(r.Headers, r.MultiValueHeaders)["content-type"])
 		case !isObject && x.Truncated:
 			// Only a prefix was inspected: find the status in it if it is
 			// there. The body's size is unknown; the payload's is not.
@@ -342,7 +346,7 @@ func normalizeResponse(rec *Record, gateway string, x Exchange) {
 	default:
 		return
 	}
-	if resp.StatusCode != 0 || resp.Body != nil {
+	if resp.StatusCode != 0 || resp.Body != nil || resp.MimeType != "" {
 		rec.HTTP.Response = resp
 	}
 }

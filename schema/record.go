@@ -187,6 +187,8 @@ type HTTP struct {
 type HTTPRequest struct {
 	Method string `json:"method,omitempty"`
 	Body   *Body  `json:"body,omitempty"`
+	// MimeType is the request's Content-Type (ECS http.request.mime_type).
+	MimeType string `json:"mime_type,omitempty"`
 	// Header holds the few headers kept (x-forwarded-for), lower-cased.
 	Header map[string][]string `json:"header,omitempty"`
 }
@@ -195,6 +197,8 @@ type HTTPRequest struct {
 type HTTPResponse struct {
 	StatusCode int   `json:"status_code,omitempty"`
 	Body       *Body `json:"body,omitempty"`
+	// MimeType is the response's Content-Type (ECS http.response.mime_type).
+	MimeType string `json:"mime_type,omitempty"`
 }
 
 // Body gives a payload's size; bodies themselves are not stored.
