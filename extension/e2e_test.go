@@ -230,6 +230,21 @@ func TestColdStartInvocationsAndShutdown(t *testing.T) {
 		}
 		ids[r.Event.ID] = true
 	}
+	l.verify(t)
+}
+
+// verify checks the whole trail as `audittrail verify` does.
+func (l *lambda) verify(t *testing.T) {
+	t.Helper()
+	v := schema.NewVerifier()
+	if err := file.Scan(l.trail, func(b []byte) error { v.Add(b); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range v.Report() {
+		if !r.OK() || !r.Closed {
+			t.Errorf("environment %s does not verify: %+v", r.EnvID, r)
+		}
+	}
 }
 
 func TestTimeoutResetsAndIsRecorded(t *testing.T) {
@@ -263,6 +278,7 @@ func TestTimeoutResetsAndIsRecorded(t *testing.T) {
 	if invocation(t, recs, after.RequestID).Event.Outcome != schema.OutcomeSuccess {
 		t.Errorf("invocation after the reset not recorded as success")
 	}
+	l.verify(t)
 }
 
 func TestRuntimeCrashIsRecorded(t *testing.T) {
@@ -306,6 +322,7 @@ func TestLogsDroppedBecomesCoverageGap(t *testing.T) {
 	if len(logs) == 0 || int64(len(logs))+dropped < 5000 {
 		t.Errorf("log records %d + dropped %d < 5000 lines printed", len(logs), dropped)
 	}
+	l.verify(t)
 }
 
 func TestOwnLogsNeverReenterTheTrail(t *testing.T) {

@@ -42,6 +42,10 @@ type pipeline struct {
 	// gaps holds encoded coverage-gap records; they bypass the queue's bound
 	// so that a loss is never itself lost.
 	gaps [][]byte
+	// chain numbers and hashes every record of the environment.
+	chain schema.Chain
+	// dropped counts the records the full queue refused.
+	dropped seqRange
 	// overflow sums the losses that arrived once gaps was full.
 	overflow map[gapKey][2]int64
 	// captures carries the proxy's captures to runCaptures.
@@ -215,7 +219,7 @@ func (p *pipeline) appendGapLocked(rec schema.Record) {
 		p.overflowLocked(gapKey{rec.Gap.Reason, rec.Gap.Source, rec.Gap.Sink}, rec.Gap.Records, rec.Gap.Bytes)
 		return
 	}
-	if b, err := json.Marshal(rec); err == nil {
+	if b, err := p.chain.Seal(&rec); err == nil {
 		p.gaps = append(p.gaps, b)
 	}
 }
@@ -233,20 +237,67 @@ func (p *pipeline) shutdown(reason string) {
 	p.pushLocked(p.builder.Shutdown(reason, p.now()))
 }
 
+// pushLocked seals records into the chain and queues them; coverage gaps
+// are held apart, so that a loss is never itself lost.
 func (p *pipeline) pushLocked(recs []schema.Record) {
 	for i := range recs {
-		b, err := json.Marshal(&recs[i])
+		if recs[i].Event.Action == schema.ActionCoverageGap {
+			p.appendGapLocked(recs[i])
+			continue
+		}
+		b, err := p.chain.Seal(&recs[i])
 		if err != nil {
 			// Records are plain data; this cannot happen short of a bug.
 			p.log.Error("record not encodable", "error", err)
 			continue
 		}
-		if recs[i].Event.Action == schema.ActionCoverageGap {
-			p.appendGapLocked(recs[i])
-			continue
+		if p.queue.Push(b) != nil {
+			p.dropped.add(recs[i].Audit.Seq, int64(len(b)))
 		}
-		_ = p.queue.Push(b) // a drop is counted by the queue and recorded at flush
 	}
+}
+
+// seqRange counts lost records and the range of their audit.seq numbers.
+type seqRange struct{ from, to, records, bytes int64 }
+
+func (r *seqRange) add(seq, bytes int64) {
+	if r.records == 0 || seq < r.from {
+		r.from = seq
+	}
+	r.to = max(r.to, seq)
+	r.records++
+	r.bytes += bytes
+}
+
+// gapFor records the loss of r (reason, sink) and resets r.
+func (p *pipeline) gapForLocked(r *seqRange, sink, reason, detail string) {
+	if r.records == 0 {
+		return
+	}
+	rec := p.builder.Gap(reason, "extension", r.records, r.bytes, detail, p.now())
+	rec.Gap.Sink, rec.Gap.SeqFrom, rec.Gap.SeqTo = sink, r.from, r.to
+	p.appendGapLocked(rec)
+	*r = seqRange{}
+}
+
+// seqsOf returns the range of audit.seq numbers in a batch of encoded
+// records (for the gap record of a failed write; rare, so parsing is fine).
+func seqsOf(batch [][]byte) seqRange {
+	var r seqRange
+	for _, b := range batch {
+		var rec struct {
+			Audit struct {
+				Seq int64 `json:"seq"`
+			} `json:"audit"`
+		}
+		if json.Unmarshal(b, &rec) == nil && rec.Audit.Seq > 0 {
+			r.add(rec.Audit.Seq, int64(len(b)))
+		} else {
+			r.records++
+			r.bytes += int64(len(b))
+		}
+	}
+	return r
 }
 
 // takeGaps returns the pending gap records, first turning the queue's drop
@@ -254,15 +305,13 @@ func (p *pipeline) pushLocked(recs []schema.Record) {
 func (p *pipeline) takeGaps() [][]byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if recs, bytes := p.queue.TakeDropped(); recs > 0 {
-		p.gapLocked(schema.GapQueueFull, "extension", recs, bytes, "in-memory queue full")
-	}
+	p.gapForLocked(&p.dropped, "", schema.GapQueueFull, "in-memory queue full")
 	gaps := p.gaps
 	p.gaps = nil
 	for k, sum := range p.overflow {
 		rec := p.builder.Gap(k.reason, k.source, sum[0], sum[1], "losses summed: too many to record one by one", p.now())
 		rec.Gap.Sink = k.sink
-		if b, err := json.Marshal(rec); err == nil {
+		if b, err := p.chain.Seal(&rec); err == nil {
 			gaps = append(gaps, b)
 		}
 		delete(p.overflow, k)
@@ -307,12 +356,9 @@ func (p *pipeline) write(ctx context.Context, batch [][]byte) {
 				p.log.Error("sink failed; its records are recorded as lost", "sink", name, "error", err)
 			}
 			p.failing[name] = true
-			var size int64
-			for _, b := range batch {
-				size += int64(len(b))
-			}
+			lost := seqsOf(batch)
 			p.mu.Lock()
-			p.sinkGapLocked(name, schema.GapSinkFailed, "extension", int64(len(batch)), size, err.Error())
+			p.gapForLocked(&lost, name, schema.GapSinkFailed, err.Error())
 			p.mu.Unlock()
 		case p.failing[name]:
 			p.log.Info("sink recovered", "sink", name)

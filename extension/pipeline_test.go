@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -286,5 +287,31 @@ func TestAllSinksFailingFallsBackToStdout(t *testing.T) {
 	}
 	if strings.Join(actions, ",") != "invocation,coverage_gap" {
 		t.Errorf("stdout got %v, want the invocation, then the gap that records the sink's failure", actions)
+	}
+}
+
+// TestLossesAreAccountedInTheChain: records the full queue dropped are
+// missing from the sink's copy, and the verifier finds every one of them
+// accounted for by the queue_full gap.
+func TestLossesAreAccountedInTheChain(t *testing.T) {
+	s := &recordingSink{name: "s"}
+	p, _ := newTestPipeline(t, 1500, s)
+	for i := range 6 {
+		p.telemetry(invocationTelemetry(fmt.Sprintf("r%d", i)), 0, nil)
+	}
+	p.flush(t.Context(), t.Context())
+	p.shutdown("spindown")
+	p.flush(t.Context(), t.Context())
+	v := schema.NewVerifier()
+	for _, r := range s.got {
+		v.Add([]byte(r))
+	}
+	reps := v.Report()
+	if len(reps) != 1 {
+		t.Fatalf("reports %+v", reps)
+	}
+	r := reps[0]
+	if !r.OK() || len(r.Accounted) == 0 || !r.Closed {
+		t.Errorf("report %+v, want losses accounted for and a closed, unbroken chain", r)
 	}
 }

@@ -114,6 +114,13 @@ type Audit struct {
 	// Incomplete is true when the record was emitted before all its facts
 	// arrived (for example an invocation without platform.report).
 	Incomplete bool `json:"incomplete,omitempty"`
+	// Seq numbers the records of one environment 1, 2, 3... in the order
+	// they were made; a missing number is a lost record.
+	Seq int64 `json:"seq,omitempty"`
+	// PrevHash is the Hash of the record with the previous Seq.
+	PrevHash string `json:"prev_hash,omitempty"`
+	// Hash is the SHA-256 of the record's canonical form (see Chain).
+	Hash string `json:"hash,omitempty"`
 }
 
 // Cloud is the OpenTelemetry cloud.* namespace.
@@ -277,6 +284,10 @@ type Gap struct {
 	Bytes   int64 `json:"bytes,omitempty"`
 	// Sink names the sink concerned, for sink failures.
 	Sink string `json:"sink,omitempty"`
+	// SeqFrom and SeqTo bound the audit.seq numbers of the lost records,
+	// when they had been numbered.
+	SeqFrom int64 `json:"seq_from,omitempty"`
+	SeqTo   int64 `json:"seq_to,omitempty"`
 	// Detail is the platform's or the error's own words.
 	Detail string `json:"detail,omitempty"`
 }

@@ -5,6 +5,7 @@
 //
 //	audittrail demo [--trail DIR]   run the whole pipeline in a local Lambda
 //	audittrail normalize [...] FILE print the audit record of one Lambda event
+//	audittrail verify [PATH ...]    check a trail for completeness and integrity
 //	audittrail version              print version, commit and build date
 package main
 
@@ -47,6 +48,11 @@ Commands:
   normalize [--format native|ocsf] [--response FILE] [--error-type TYPE] [EVENT_FILE|-]
                        print the invocation record of one Lambda event (and
                        its response, or its error) as one JSON line
+  verify [--json] [PATH ...]
+                       check trails for completeness and integrity: every
+                       audit.seq present or accounted for by a coverage gap,
+                       every hash and link intact. PATH is a file store
+                       directory, a segment, an NDJSON file, or - (stdin)
   version              print version, commit and build date
 `
 
@@ -79,6 +85,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "normalize":
 		return runNormalize(args[2:], os.Stdin, stdout, stderr)
+	case "verify":
+		return runVerify(args[2:], os.Stdin, stdout, stderr)
 	case "demo-function":
 		// The demo's sample function: a runtime speaking the Runtime API.
 		return samplefn.Main(ctx, os.Getenv, stdout, stderr)

@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/audittrail/audittrail/schema"
 )
 
 func TestCLI(t *testing.T) {
@@ -63,7 +67,8 @@ func TestDemo(t *testing.T) {
 		// the trail knows who called what, from where, and how it ended
 		"DELETE  /users/{id}      403    user-7f3a  203.0.113.10   failure",
 		"GET     /error           500    user-7f3a  203.0.113.10   failure  OrderNotFound",
-		"invocations      15 (3 cold starts,", "3 init, 3 shutdown records", "coverage gaps    0", trail} {
+		"invocations      15 (3 cold starts,", "3 init, 3 shutdown records", "coverage gaps    0", trail,
+		"verify: 3 environment(s), complete and unaltered"} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
@@ -133,6 +138,52 @@ func TestNormalize(t *testing.T) {
 			}
 			if strings.Contains(out.String(), "SECRET") {
 				t.Errorf("secret in the output: %s", out.String())
+			}
+		})
+	}
+}
+
+func TestVerifyCommand(t *testing.T) {
+	env := schema.Environment{EnvID: "env-1", FunctionName: "fn"}
+	var chain schema.Chain
+	var lines []string
+	for i := range 4 {
+		r := schema.InvocationRecord(env, fmt.Sprintf("r%d", i), schema.Exchange{Event: []byte(`{}`)}, time.Unix(0, 0))
+		b, err := chain.Seal(&r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, string(b))
+	}
+	dir := t.TempDir()
+	write := func(name string, ls ...string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(strings.Join(ls, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	undelivered := `{"audittrail.undelivered":"shutdown_deadline","record":` + lines[3] + `}`
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"complete, one record from stdout", []string{write("ok.ndjson", lines[0], lines[1], lines[2], undelivered)}, 0, "complete and unaltered"},
+		{"missing", []string{write("missing.ndjson", lines[0], lines[2], lines[3])}, 1, "MISSING seq 2-2, unaccounted"},
+		{"tampered", []string{write("tampered.ndjson", lines[0], strings.Replace(lines[1], `"fn"`, `"evil"`, 1), lines[2], lines[3])}, 1, "BROKEN chain at seq 2"},
+		{"json", []string{"--json", write("ok2.ndjson", lines...)}, 0, `"ok": true`},
+		{"no such file", []string{filepath.Join(dir, "nope")}, 2, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := runVerify(tt.args, strings.NewReader(""), &out, &errOut); code != tt.code {
+				t.Fatalf("exit %d, want %d; stdout %s stderr %s", code, tt.code, out.String(), errOut.String())
+			}
+			if !strings.Contains(out.String(), tt.want) {
+				t.Errorf("output lacks %q:\n%s", tt.want, out.String())
 			}
 		})
 	}

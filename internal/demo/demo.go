@@ -194,6 +194,23 @@ func summarize(out io.Writer, trail string) error {
 	if invocations == 0 {
 		return errors.New("the trail holds no invocation records")
 	}
+	return verifyTrail(out, trail)
+}
+
+// verifyTrail ends the demo as `audittrail verify` would: every record of
+// every environment present or accounted for, every hash and link intact.
+func verifyTrail(out io.Writer, trail string) error {
+	v := schema.NewVerifier()
+	if err := file.Scan(trail, func(b []byte) error { v.Add(b); return nil }); err != nil {
+		return err
+	}
+	reports := v.Report()
+	for _, r := range reports {
+		if !r.OK() {
+			return fmt.Errorf("the trail of environment %s does not verify: %+v", r.EnvID, r)
+		}
+	}
+	fmt.Fprintf(out, "\nverify: %d environment(s), complete and unaltered (audittrail verify %s)\n", len(reports), trail)
 	return nil
 }
 

@@ -77,6 +77,21 @@ type stopError struct{ err error }
 
 func (e stopError) Error() string { return e.err.Error() }
 
+// ScanSegment calls fn for every record of one segment file; see Scan.
+func ScanSegment(path string, fn func(record []byte) error) error {
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	if err != nil {
+		return fmt.Errorf("file: zstd decoder: %w", err)
+	}
+	defer dec.Close()
+	err = scanSegment(dec, path, fn)
+	var stop stopError
+	if errors.As(err, &stop) {
+		return stop.err
+	}
+	return err
+}
+
 func scanSegment(dec *zstd.Decoder, path string, fn func([]byte) error) error {
 	f, err := os.Open(path)
 	if err != nil {
