@@ -47,7 +47,7 @@ type Spool struct {
 const (
 	frameHeader = 8
 	// maxFrame bounds one record; a larger length is corruption.
-	maxFrame = 16 << 20
+	maxFrame  = 16 << 20
 	sealedExt = ".seg"
 	openExt   = ".open"
 )
