@@ -10,7 +10,7 @@
 //     (schema 2025-01-29, falling back to 2022-12-13).
 //  2. On INVOKE: wait until the runtime answered that request, as the
 //     Runtime API proxy sees it or platform.runtimeDone tells (bounded by
-//     the invoke deadline), flush within the flush budget, then call
+//     the invoke deadline), flush within AUDITTRAIL_FLUSH_BUDGET, then call
 //     event/next. Lambda freezes the environment only after that call, so no
 //     request is in flight at the freeze.
 //  3. On SHUTDOWN: wait for the platform.report of invocations still open,
@@ -44,8 +44,6 @@ import (
 // Timing of the lifecycle. Every wait is bounded by one of these or by a
 // deadline Lambda gave.
 const (
-	// flushBudget bounds the delivery work after each invoke.
-	flushBudget = 50 * time.Millisecond
 	// invokeMargin is kept free before an invoke's deadline.
 	invokeMargin = 50 * time.Millisecond
 	// shutdownMargin is kept free before the SHUTDOWN deadline, for writing
@@ -133,11 +131,11 @@ func Run(ctx context.Context, opts Options) error {
 	subscribed, stopTelemetry := startTelemetry(ctx, client, p, cfg.TelemetryTypes, log, &wg)
 	defer stopTelemetry()
 	log.Debug("extension ready", "managed_instances", lmi, "telemetry", subscribed)
-	return loop(ctx, client, p, log, subscribed, px != nil, lmi, &wg)
+	return loop(ctx, client, p, log, subscribed, px != nil, lmi, cfg.FlushBudget, &wg)
 }
 
 // loop answers Lambda's events until SHUTDOWN.
-func loop(ctx context.Context, client *Client, p *pipeline, log *slog.Logger, subscribed, proxied, lmi bool, wg *sync.WaitGroup) error {
+func loop(ctx context.Context, client *Client, p *pipeline, log *slog.Logger, subscribed, proxied, lmi bool, budget time.Duration, wg *sync.WaitGroup) error {
 	wait := runtimeDoneWait{enabled: subscribed || proxied}
 	stopFlusher := func() {}
 	if lmi {
@@ -156,7 +154,7 @@ func loop(ctx context.Context, client *Client, p *pipeline, log *slog.Logger, su
 		switch ev.EventType {
 		case EventInvoke:
 			safely(p, log, "invoke", func() {
-				wait.observe(onInvoke(ctx, p, ev, wait.enabled), log)
+				wait.observe(onInvoke(ctx, p, ev, wait.enabled, budget), log)
 			})
 		case EventShutdown:
 			stopFlusher()
@@ -282,9 +280,9 @@ func (w *runtimeDoneWait) observe(arrived bool, log *slog.Logger) {
 }
 
 // onInvoke waits for the runtime to finish this request (when wait is set),
-// then flushes within the budget. Both waits end before the invoke's
+// then flushes within flushBudget. Both waits end before the invoke's
 // deadline. It reports whether the runtime's answer was seen.
-func onInvoke(ctx context.Context, p *pipeline, ev Event, wait bool) bool {
+func onInvoke(ctx context.Context, p *pipeline, ev Event, wait bool, flushBudget time.Duration) bool {
 	p.invoke(ev)
 	deadline := time.UnixMilli(ev.DeadlineMs).Add(-invokeMargin)
 	done := false

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/audittrail/audittrail/internal/secrets"
 	"github.com/audittrail/audittrail/schema"
@@ -30,6 +31,7 @@ func Variables() []Var {
 		{"AUDITTRAIL_FILE_DIR", "$TMPDIR/audittrail/trail", "Directory of the file store (`file` sink): zstd-compressed NDJSON segments."},
 		{"AUDITTRAIL_TELEMETRY_TYPES", "platform", "Telemetry API streams to subscribe to: `platform`, `function`, `extension`. Adding `function` or `extension` writes their log lines as `log` records (the extension's own lines are always left out)."},
 		{"AUDITTRAIL_QUEUE_BYTES", "4194304", "Bound of the in-memory record queue, in bytes; records beyond it are dropped and counted in a coverage-gap record."},
+		{"AUDITTRAIL_FLUSH_BUDGET", "50ms", "After the function's response, the most time the extension spends delivering before it asks for the next event (a Go duration, 0 to 1s); what is left waits for the next invoke."},
 		{"AUDITTRAIL_PROXY", "on", "`on` starts the Runtime API proxy that captures each request and response (used when the function runs through `/opt/audittrail-wrapper`); `off` records from telemetry only."},
 		{"AUDITTRAIL_RUNTIME_API_UPSTREAM", "", "Where the proxy forwards the runtime's calls (host:port), to chain behind another vendor's Runtime API proxy; default: Lambda's Runtime API."},
 		{"AUDITTRAIL_CAPTURE_BYTES", "1048576", "How much of each event and response the proxy inspects, in bytes; the rest passes through unread."},
@@ -68,6 +70,8 @@ type Config struct {
 	TelemetryTypes []string
 	QueueBytes     int
 	LogLevel       slog.Level
+	// FlushBudget bounds delivery after each invoke.
+	FlushBudget time.Duration
 	// Proxy turns the Runtime API proxy on.
 	Proxy bool
 	// Upstream is where the proxy forwards; empty means Lambda's API.
@@ -118,6 +122,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		FileDir:         get("AUDITTRAIL_FILE_DIR", filepath.Join(tmp, "audittrail", "trail")),
 		TelemetryTypes:  splitList(get("AUDITTRAIL_TELEMETRY_TYPES", "platform")),
 		QueueBytes:      4 << 20,
+		FlushBudget:     50 * time.Millisecond,
 		Proxy:           true,
 		Upstream:        get("AUDITTRAIL_RUNTIME_API_UPSTREAM", ""),
 		CaptureBytes:    1 << 20,
@@ -146,6 +151,14 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 			errs = append(errs, fmt.Errorf("AUDITTRAIL_QUEUE_BYTES: %q is not a number of bytes", v))
 		} else {
 			c.QueueBytes = n
+		}
+	}
+	if v := get("AUDITTRAIL_FLUSH_BUDGET", ""); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("AUDITTRAIL_FLUSH_BUDGET: %q is not a duration like 50ms", v))
+		} else {
+			c.FlushBudget = d
 		}
 	}
 	switch v := strings.ToLower(get("AUDITTRAIL_PROXY", "on")); v {
@@ -199,6 +212,9 @@ func (c *Config) sanitize() {
 	if c.CaptureBytes > 6<<20 {
 		c.CaptureBytes = 1 << 20
 	}
+	if c.FlushBudget < 0 || c.FlushBudget > time.Second {
+		c.FlushBudget = 50 * time.Millisecond
+	}
 	if strings.Contains(c.Upstream, "/") {
 		c.Upstream = ""
 	}
@@ -243,6 +259,9 @@ func (c Config) Validate() error {
 	}
 	if c.CaptureBytes > 6<<20 {
 		errs = append(errs, fmt.Errorf("AUDITTRAIL_CAPTURE_BYTES: %d is above Lambda's 6 MiB payload limit", c.CaptureBytes))
+	}
+	if c.FlushBudget < 0 || c.FlushBudget > time.Second {
+		errs = append(errs, fmt.Errorf("AUDITTRAIL_FLUSH_BUDGET: %v is outside 0 to 1s", c.FlushBudget))
 	}
 	if err := c.Redaction.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("AUDITTRAIL_RECORD_HEADERS: %w", err))

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func lookupFrom(m map[string]string) func(string) (string, bool) {
@@ -185,5 +186,25 @@ func TestPseudonymKeyARN(t *testing.T) {
 				t.Errorf("DropIdentities = %v, want %v", c.Redaction.DropIdentities, tt.drop)
 			}
 		})
+	}
+}
+
+func TestFlushBudget(t *testing.T) {
+	tests := []struct {
+		v       string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"", 50 * time.Millisecond, false},
+		{"20ms", 20 * time.Millisecond, false},
+		{"0", 0, false},
+		{"2s", 50 * time.Millisecond, true},
+		{"fast", 50 * time.Millisecond, true},
+	}
+	for _, tt := range tests {
+		c, err := FromEnv(lookupFrom(map[string]string{"AUDITTRAIL_FLUSH_BUDGET": tt.v}))
+		if c.FlushBudget != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("%q: budget %v err %v", tt.v, c.FlushBudget, err)
+		}
 	}
 }
