@@ -66,6 +66,44 @@ func (q *Queue) Take(maxBytes int) [][]byte {
 	return out
 }
 
+// pushFront puts records back at the front, in order, whatever the bound:
+// they were taken from this queue and could not be delivered.
+func (q *Queue) pushFront(recs [][]byte) {
+	if len(recs) == 0 {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.items = append(recs[:len(recs):len(recs)], q.items...)
+	for _, r := range recs {
+		q.bytes += len(r)
+	}
+}
+
+// pushForced appends rec whatever the bound.
+func (q *Queue) pushForced(rec []byte) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.items = append(q.items, rec)
+	q.bytes += len(rec)
+}
+
+// snapshot returns the queued records, leaving them queued.
+func (q *Queue) snapshot() [][]byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([][]byte(nil), q.items...)
+}
+
+// takeAll removes and returns every record.
+func (q *Queue) takeAll() [][]byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := q.items
+	q.items, q.bytes = nil, 0
+	return out
+}
+
 // Len returns the number of queued records.
 func (q *Queue) Len() int {
 	q.mu.Lock()

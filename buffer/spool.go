@@ -42,6 +42,10 @@ type Spool struct {
 	openName   string
 	openFrames int64
 	openSize   int64
+	// sealedSegs counts sealed segments, so that an empty spool is known
+	// without reading its directory.
+	sealedSegs int
+	frame      []byte // scratch for Append
 }
 
 const (
@@ -58,7 +62,21 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 type Loss struct {
 	Records int64
 	Bytes   int64
+	// Dropped holds the readable records that were dropped, so that the
+	// caller can say which ones they were (unreadable ones are only
+	// counted).
+	Dropped [][]byte
 }
+
+// Add adds l's counts and records to the loss.
+func (loss *Loss) Add(l Loss) {
+	loss.Records += l.Records
+	loss.Bytes += l.Bytes
+	loss.Dropped = append(loss.Dropped, l.Dropped...)
+}
+
+// Zero reports whether nothing was lost.
+func (loss Loss) Zero() bool { return loss.Records == 0 && loss.Bytes == 0 }
 
 // OpenSpool opens (or creates) the spool in dir, holding at most maxBytes
 // in segments of segBytes. A segment left open by an earlier process is
@@ -81,6 +99,7 @@ func OpenSpool(dir string, maxBytes, segBytes int64) (*Spool, error) {
 				return nil, fmt.Errorf("spool: %w", err)
 			}
 		}
+		s.sealedSegs++
 	}
 	if s.next == 0 {
 		s.next = 1
@@ -90,40 +109,47 @@ func OpenSpool(dir string, maxBytes, segBytes int64) (*Spool, error) {
 
 // Append writes records to the open segment, sealing it when full. When the
 // spool would exceed its bound, the oldest sealed segments are dropped
-// first; the returned Loss says how much.
-func (s *Spool) Append(records [][]byte) (Loss, error) {
-	var lost Loss
+// first; the returned Loss says how much. On a write error (a full disk)
+// the segment is cut back to its last whole frame and Append returns how
+// many records it wrote: the caller still holds records[written:].
+func (s *Spool) Append(records [][]byte) (written int, lost Loss, err error) {
 	for _, r := range records {
 		if len(r) > maxFrame {
-			lost.Records++
-			lost.Bytes += int64(len(r))
+			lost.Add(Loss{Records: 1, Bytes: int64(len(r)), Dropped: [][]byte{r}})
+			written++
 			continue
 		}
 		if s.open == nil || s.openSize >= s.segBytes {
 			if err := s.rotate(); err != nil {
-				return lost, err
+				return written, lost, err
 			}
 		}
-		frame := make([]byte, frameHeader+len(r))
-		binary.LittleEndian.PutUint32(frame[0:], uint32(len(r)))
-		binary.LittleEndian.PutUint32(frame[4:], crc32.Checksum(r, crcTable))
-		copy(frame[frameHeader:], r)
-		if _, err := s.open.Write(frame); err != nil {
-			return lost, fmt.Errorf("spool: append: %w", err)
+		s.frame = binary.LittleEndian.AppendUint32(s.frame[:0], uint32(len(r)))
+		s.frame = binary.LittleEndian.AppendUint32(s.frame, crc32.Checksum(r, crcTable))
+		s.frame = append(s.frame, r...)
+		if _, err := s.open.Write(s.frame); err != nil {
+			_ = s.open.Truncate(s.openSize)
+			return written, lost, fmt.Errorf("spool: append: %w", err)
 		}
 		s.openFrames++
-		s.openSize += int64(len(frame))
+		s.openSize += int64(len(s.frame))
+		written++
 	}
 	l, err := s.enforceBound()
-	lost.Records += l.Records
-	lost.Bytes += l.Bytes
-	return lost, err
+	lost.Add(l)
+	return written, lost, err
 }
+
+// Empty reports whether the spool holds no records.
+func (s *Spool) Empty() bool { return s.sealedSegs == 0 && s.openFrames == 0 }
 
 // Oldest returns the records of the oldest sealed segment and its name (""
 // when there is none), sealing the open one first if it is the only one.
 // Frames that cannot be read back are counted in the Loss.
 func (s *Spool) Oldest() (name string, records [][]byte, lost Loss, err error) {
+	if s.Empty() {
+		return "", nil, Loss{}, nil
+	}
 	names, err := s.sealed()
 	if err != nil {
 		return "", nil, Loss{}, err
@@ -148,10 +174,53 @@ func (s *Spool) Oldest() (name string, records [][]byte, lost Loss, err error) {
 	return name, records, lost, nil
 }
 
+// All returns the records of every segment, oldest first, leaving them in
+// place (the open segment is sealed first).
+func (s *Spool) All() ([][]byte, Loss, error) {
+	if s.open != nil && s.openFrames > 0 {
+		if err := s.seal(); err != nil {
+			return nil, Loss{}, err
+		}
+	}
+	names, err := s.sealed()
+	if err != nil {
+		return nil, Loss{}, err
+	}
+	var out [][]byte
+	var lost Loss
+	for _, n := range names {
+		data, err := os.ReadFile(filepath.Join(s.dir, n))
+		if err != nil {
+			return out, lost, fmt.Errorf("spool: %w", err)
+		}
+		recs, torn := ReadFrames(data)
+		out = append(out, recs...)
+		lost.Add(torn)
+	}
+	return out, lost, nil
+}
+
+// RemoveAll deletes every sealed segment.
+func (s *Spool) RemoveAll() error {
+	names, err := s.sealed()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range names {
+		errs = append(errs, s.Remove(n))
+	}
+	return errors.Join(errs...)
+}
+
 // Remove deletes a segment once its records were delivered.
 func (s *Spool) Remove(name string) error {
-	if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	err := os.Remove(filepath.Join(s.dir, name))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("spool: %w", err)
+	}
+	if err == nil {
+		s.sealedSegs--
 	}
 	return nil
 }
@@ -214,6 +283,8 @@ func (s *Spool) seal() error {
 	if err := os.Rename(filepath.Join(s.dir, s.openName), filepath.Join(s.dir, sealed)); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
+	s.sealedSegs++
+	s.openFrames, s.openSize = 0, 0
 	return nil
 }
 
@@ -238,9 +309,10 @@ func (s *Spool) enforceBound() (Loss, error) {
 			return lost, nil
 		}
 		data, _ := os.ReadFile(filepath.Join(s.dir, names[0]))
-		recs, _ := ReadFrames(data)
-		lost.Records += int64(len(recs))
+		recs, torn := ReadFrames(data)
+		lost.Records += int64(len(recs)) + torn.Records
 		lost.Bytes += sizes[0]
+		lost.Dropped = append(lost.Dropped, recs...)
 		if err := s.Remove(names[0]); err != nil {
 			return lost, err
 		}

@@ -46,11 +46,11 @@ func TestSpoolRoundTripAcrossSegments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Append(recs(1, 10)); err != nil {
+	if _, _, err := s.Append(recs(1, 10)); err != nil {
 		t.Fatal(err)
 	}
 	got, lost := drain(t, s)
-	if strings.Join(got, ",") != strings.Join(toStrings(recs(1, 10)), ",") || lost != (Loss{}) {
+	if strings.Join(got, ",") != strings.Join(toStrings(recs(1, 10)), ",") || !lost.Zero() {
 		t.Fatalf("got %v, lost %+v", got, lost)
 	}
 }
@@ -68,7 +68,7 @@ func toStrings(bs [][]byte) []string {
 func TestSpoolSurvivesARestart(t *testing.T) {
 	dir := t.TempDir()
 	s1, _ := OpenSpool(dir, 1<<20, 1<<10)
-	if _, err := s1.Append(recs(1, 3)); err != nil {
+	if _, _, err := s1.Append(recs(1, 3)); err != nil {
 		t.Fatal(err)
 	}
 	// No Close: the process was killed with its segment open.
@@ -76,7 +76,7 @@ func TestSpoolSurvivesARestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s2.Append(recs(4, 2)); err != nil {
+	if _, _, err := s2.Append(recs(4, 2)); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := drain(t, s2)
@@ -89,7 +89,7 @@ func TestSpoolDropsOldestWhenFull(t *testing.T) {
 	s, _ := OpenSpool(t.TempDir(), 200, 50)
 	var lost Loss
 	for i := range 20 {
-		l, err := s.Append(recs(i+1, 1))
+		_, l, err := s.Append(recs(i+1, 1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +119,7 @@ func TestSpoolSkipsTornAndCorruptFrames(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			s, _ := OpenSpool(dir, 1<<20, 1<<20)
-			_, _ = s.Append(recs(1, 3))
+			_, _, _ = s.Append(recs(1, 3))
 			_ = s.Close()
 			seg := filepath.Join(dir, "spool-0000000000000001.seg")
 			data, err := os.ReadFile(seg)
@@ -141,7 +141,7 @@ func TestSpoolSkipsTornAndCorruptFrames(t *testing.T) {
 // or a hang, and every record returned checks out.
 func FuzzReadFrames(f *testing.F) {
 	s, _ := OpenSpool(f.TempDir(), 1<<20, 1<<20)
-	_, _ = s.Append(recs(1, 3))
+	_, _, _ = s.Append(recs(1, 3))
 	_ = s.Close()
 	data, _ := os.ReadFile(filepath.Join(s.dir, "spool-0000000000000001.seg"))
 	f.Add(data)

@@ -2,16 +2,12 @@ package extension
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"sync"
 	"time"
 
-	"github.com/audittrail/audittrail/buffer"
 	"github.com/audittrail/audittrail/schema"
-	"github.com/audittrail/audittrail/sinks"
 )
 
 // maxBatchBytes bounds one batch handed to the sinks.
@@ -27,12 +23,14 @@ type gapKey struct{ reason, source, sink string }
 // to the sinks. The telemetry listener feeds it concurrently with the
 // lifecycle loop, which waits on it and flushes it.
 type pipeline struct {
-	log   *slog.Logger
-	now   func() time.Time
-	queue *buffer.Queue
-	sinks []sinks.Sink
+	log *slog.Logger
+	now func() time.Time
+	// outboxes deliver to the sinks, one each.
+	outboxes []*outbox
 	// stdout receives records no sink could take (CloudWatch Logs).
 	stdout io.Writer
+	// flushMu keeps flushes one at a time.
+	flushMu sync.Mutex
 
 	mu      sync.Mutex
 	builder *schema.Builder
@@ -44,29 +42,31 @@ type pipeline struct {
 	gaps [][]byte
 	// chain numbers and hashes every record of the environment.
 	chain schema.Chain
-	// dropped counts the records the full queue refused.
-	dropped seqRange
+	// dropped counts the records each sink's full backlog refused, and
+	// droppedWhy says why.
+	dropped    map[string]seqRange
+	droppedWhy map[string]string
 	// overflow sums the losses that arrived once gaps was full.
 	overflow map[gapKey][2]int64
 	// captures carries the proxy's captures to runCaptures.
 	captures chan capture
-	// failing remembers which sinks failed last time, to log a failure once
-	// and the recovery once.
-	failing map[string]bool
 }
 
-func newPipeline(log *slog.Logger, env schema.Environment, queueBytes int, ss []sinks.Sink, stdout io.Writer) *pipeline {
+// newPipeline returns a pipeline delivering to outboxes, sealing records
+// into chain.
+func newPipeline(log *slog.Logger, env schema.Environment, chain schema.Chain, outboxes []*outbox, stdout io.Writer) *pipeline {
 	return &pipeline{
-		log:      log,
-		stdout:   stdout,
-		now:      time.Now,
-		queue:    buffer.NewQueue(queueBytes),
-		sinks:    ss,
-		builder:  schema.NewBuilder(env),
-		changed:  make(chan struct{}),
-		captures: make(chan capture, maxPendingCaptures),
-		failing:  map[string]bool{},
-		overflow: map[gapKey][2]int64{},
+		log:        log,
+		stdout:     stdout,
+		now:        time.Now,
+		outboxes:   outboxes,
+		builder:    schema.NewBuilder(env),
+		chain:      chain,
+		changed:    make(chan struct{}),
+		captures:   make(chan capture, maxPendingCaptures),
+		overflow:   map[gapKey][2]int64{},
+		dropped:    map[string]seqRange{},
+		droppedWhy: map[string]string{},
 	}
 }
 
@@ -237,8 +237,8 @@ func (p *pipeline) shutdown(reason string) {
 	p.pushLocked(p.builder.Shutdown(reason, p.now()))
 }
 
-// pushLocked seals records into the chain and queues them; coverage gaps
-// are held apart, so that a loss is never itself lost.
+// pushLocked seals records into the chain and queues them for every sink;
+// coverage gaps are held apart, so that a loss is never itself lost.
 func (p *pipeline) pushLocked(recs []schema.Record) {
 	for i := range recs {
 		if recs[i].Event.Action == schema.ActionCoverageGap {
@@ -251,9 +251,7 @@ func (p *pipeline) pushLocked(recs []schema.Record) {
 			p.log.Error("record not encodable", "error", err)
 			continue
 		}
-		if p.queue.Push(b) != nil {
-			p.dropped.add(recs[i].Audit.Seq, int64(len(b)))
-		}
+		p.enqueueLocked(b, recs[i].Audit.Seq, false)
 	}
 }
 
@@ -280,32 +278,8 @@ func (p *pipeline) gapForLocked(r *seqRange, sink, reason, detail string) {
 	*r = seqRange{}
 }
 
-// seqsOf returns the range of audit.seq numbers in a batch of encoded
-// records (for the gap record of a failed write; rare, so parsing is fine).
-func seqsOf(batch [][]byte) seqRange {
-	var r seqRange
-	for _, b := range batch {
-		var rec struct {
-			Audit struct {
-				Seq int64 `json:"seq"`
-			} `json:"audit"`
-		}
-		if json.Unmarshal(b, &rec) == nil && rec.Audit.Seq > 0 {
-			r.add(rec.Audit.Seq, int64(len(b)))
-		} else {
-			r.records++
-			r.bytes += int64(len(b))
-		}
-	}
-	return r
-}
-
-// takeGaps returns the pending gap records, first turning the queue's drop
-// count into one.
-func (p *pipeline) takeGaps() [][]byte {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.gapForLocked(&p.dropped, "", schema.GapQueueFull, "in-memory queue full")
+// takeGapsLocked returns the pending gap records, the summed ones last.
+func (p *pipeline) takeGapsLocked() [][]byte {
 	gaps := p.gaps
 	p.gaps = nil
 	for k, sum := range p.overflow {
@@ -317,91 +291,4 @@ func (p *pipeline) takeGaps() [][]byte {
 		delete(p.overflow, k)
 	}
 	return gaps
-}
-
-// flush delivers queued records to every sink until the queue is empty or
-// budget ends; what is left stays queued for the next flush. The budget
-// decides whether to start another batch; a batch once started is written
-// under ctx, so the budget never cuts a write in half. Nothing is in flight
-// when it returns.
-func (p *pipeline) flush(budget, ctx context.Context) {
-	if budget.Err() != nil {
-		return
-	}
-	if gaps := p.takeGaps(); len(gaps) > 0 {
-		p.write(ctx, gaps)
-	}
-	for budget.Err() == nil {
-		batch := p.queue.Take(maxBatchBytes)
-		if len(batch) == 0 {
-			return
-		}
-		p.write(ctx, batch)
-	}
-}
-
-// write hands one batch to every sink. A sink that fails loses the batch;
-// the loss is recorded as a coverage gap naming the sink. When every sink
-// failed, the batch goes to stdout as marked lines (CloudWatch Logs) rather
-// than nowhere.
-func (p *pipeline) write(ctx context.Context, batch [][]byte) {
-	failed := 0
-	for _, s := range p.sinks {
-		err := s.Write(ctx, batch)
-		name := s.Name()
-		switch {
-		case err != nil:
-			failed++
-			if !p.failing[name] {
-				p.log.Error("sink failed; its records are recorded as lost", "sink", name, "error", err)
-			}
-			p.failing[name] = true
-			lost := seqsOf(batch)
-			p.mu.Lock()
-			p.gapForLocked(&lost, name, schema.GapSinkFailed, err.Error())
-			p.mu.Unlock()
-		case p.failing[name]:
-			p.log.Info("sink recovered", "sink", name)
-			p.failing[name] = false
-		}
-	}
-	if failed > 0 && failed == len(p.sinks) && p.stdout != nil {
-		p.writeMarked(batch, schema.GapSinkFailed)
-	}
-}
-
-// writeMarked writes records to stdout as marked lines, which the
-// extension's own log filter and any reader of CloudWatch Logs recognise.
-func (p *pipeline) writeMarked(records [][]byte, reason string) int {
-	var buf []byte
-	for _, rec := range records {
-		buf = fmt.Appendf(buf, `{"audittrail.undelivered":%q,"record":%s}`+"\n", reason, rec)
-	}
-	if _, err := p.stdout.Write(buf); err != nil {
-		p.log.Error("cannot write undelivered records to stdout", "error", err)
-		return 0
-	}
-	return len(records)
-}
-
-// undelivered writes every record still held to stdout, one marked JSON
-// line each, so that nothing disappears unrecorded; it returns how many.
-func (p *pipeline) undelivered(reason string) int {
-	held := p.takeGaps()
-	for batch := p.queue.Take(maxBatchBytes); len(batch) > 0; batch = p.queue.Take(maxBatchBytes) {
-		held = append(held, batch...)
-	}
-	if len(held) == 0 || p.stdout == nil {
-		return 0
-	}
-	return p.writeMarked(held, reason)
-}
-
-// close closes every sink.
-func (p *pipeline) close(ctx context.Context) {
-	for _, s := range p.sinks {
-		if err := s.Close(ctx); err != nil {
-			p.log.Error("sink close failed", "sink", s.Name(), "error", err)
-		}
-	}
 }

@@ -32,11 +32,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/audittrail/audittrail/buffer"
 	"github.com/audittrail/audittrail/internal/config"
 	"github.com/audittrail/audittrail/internal/secrets"
 	"github.com/audittrail/audittrail/schema"
 	"github.com/audittrail/audittrail/sinks"
 	"github.com/audittrail/audittrail/sinks/file"
+	"github.com/audittrail/audittrail/sinks/httpsink"
 	"github.com/audittrail/audittrail/sinks/stdout"
 	"github.com/google/uuid"
 )
@@ -121,7 +123,26 @@ func Run(ctx context.Context, opts Options) error {
 	if cfg.PseudonymKeyARN != "" {
 		env.Redaction = pseudonymKey(ctx, opts.Secrets, cfg.PseudonymKeyARN, env.Redaction, log)
 	}
-	p := newPipeline(log, env, cfg.QueueBytes, ss, opts.Stdout)
+	outboxes, spoolErr := openOutboxes(delivery{
+		QueueBytes: cfg.QueueBytes,
+		SpoolDir:   cfg.SpoolDir,
+		SpoolBytes: cfg.SpoolBytes,
+		Retry:      sinks.DefaultRetryConfig(),
+	}, ss)
+	chainKey := cfg.ChainKey
+	var chainKeyErr error
+	if cfg.ChainKeyARN != "" {
+		chainKey, chainKeyErr = fetchSecret(ctx, opts.Secrets, cfg.ChainKeyARN)
+	}
+	p := newPipeline(log, env, schema.NewChain(chainKey), outboxes, opts.Stdout)
+	if spoolErr != nil {
+		log.Error("spool unavailable", "error", spoolErr)
+		p.gap(schema.GapInternalError, 0, 0, spoolErr.Error())
+	}
+	if chainKeyErr != nil {
+		log.Error("chain key unavailable; the chain is plain SHA-256", "error", chainKeyErr)
+		p.gap(schema.GapInternalError, 0, 0, "chain key unavailable; the chain is plain SHA-256: "+chainKeyErr.Error())
+	}
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -131,12 +152,13 @@ func Run(ctx context.Context, opts Options) error {
 	subscribed, stopTelemetry := startTelemetry(ctx, client, p, cfg.TelemetryTypes, log, &wg)
 	defer stopTelemetry()
 	log.Debug("extension ready", "managed_instances", lmi, "telemetry", subscribed)
-	return loop(ctx, client, p, log, subscribed, px != nil, lmi, cfg.FlushBudget, &wg)
+	return loop(ctx, client, p, log, subscribed, px != nil, lmi, cfg, &wg)
 }
 
 // loop answers Lambda's events until SHUTDOWN.
-func loop(ctx context.Context, client *Client, p *pipeline, log *slog.Logger, subscribed, proxied, lmi bool, budget time.Duration, wg *sync.WaitGroup) error {
+func loop(ctx context.Context, client *Client, p *pipeline, log *slog.Logger, subscribed, proxied, lmi bool, cfg config.Config, wg *sync.WaitGroup) error {
 	wait := runtimeDoneWait{enabled: subscribed || proxied}
+	sched := &schedule{cfg: cfg.Flush}
 	stopFlusher := func() {}
 	if lmi {
 		stopFlusher = startFlusher(ctx, p, wg)
@@ -146,7 +168,7 @@ func loop(ctx context.Context, client *Client, p *pipeline, log *slog.Logger, su
 		if err != nil {
 			stopFlusher()
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			p.flush(fctx, fctx)
+			p.flush(fctx)
 			p.close(fctx)
 			cancel()
 			return fmt.Errorf("lost the Extensions API: %w", err)
@@ -154,7 +176,7 @@ func loop(ctx context.Context, client *Client, p *pipeline, log *slog.Logger, su
 		switch ev.EventType {
 		case EventInvoke:
 			safely(p, log, "invoke", func() {
-				wait.observe(onInvoke(ctx, p, ev, wait.enabled, budget), log)
+				wait.observe(onInvoke(ctx, p, ev, wait.enabled, cfg.FlushBudget, sched), log)
 			})
 		case EventShutdown:
 			stopFlusher()
@@ -223,16 +245,26 @@ func startTelemetry(ctx context.Context, client *Client, p *pipeline, types []st
 // freeze. If it cannot be had, identities are redacted: never recorded in
 // clear when pseudonyms were asked for.
 func pseudonymKey(ctx context.Context, r *secrets.Resolver, arn string, red schema.Redaction, log *slog.Logger) schema.Redaction {
-	sctx, cancel := context.WithTimeout(ctx, secretTimeout)
-	defer cancel()
-	key, err := r.Get(sctx, arn)
-	if err != nil || len(key) == 0 {
+	key, err := fetchSecret(ctx, r, arn)
+	if err != nil {
 		log.Error("pseudonym key unavailable; identities will be redacted", "error", err)
 		red.DropIdentities = true
 		return red
 	}
 	red.PseudonymKey = key
 	return red
+}
+
+// fetchSecret fetches a secret during init, before the first event/next,
+// so that no request to Secrets Manager is in flight at a freeze.
+func fetchSecret(ctx context.Context, r *secrets.Resolver, arn string) ([]byte, error) {
+	sctx, cancel := context.WithTimeout(ctx, secretTimeout)
+	defer cancel()
+	key, err := r.Get(sctx, arn)
+	if err == nil && len(key) == 0 {
+		err = fmt.Errorf("secret %s is empty", arn)
+	}
+	return key, err
 }
 
 // startProxyListener starts listening for the runtime and tells the exec
@@ -280,11 +312,17 @@ func (w *runtimeDoneWait) observe(arrived bool, log *slog.Logger) {
 }
 
 // onInvoke waits for the runtime to finish this request (when wait is set),
-// then flushes within flushBudget. Both waits end before the invoke's
-// deadline. It reports whether the runtime's answer was seen.
-func onInvoke(ctx context.Context, p *pipeline, ev Event, wait bool, flushBudget time.Duration) bool {
+// delivering in the background meanwhile if the schedule says so, then
+// delivers within flushBudget if the schedule says so. Everything ends
+// before the invoke's deadline, and nothing is in flight when it returns.
+// It reports whether the runtime's answer was seen.
+func onInvoke(ctx context.Context, p *pipeline, ev Event, wait bool, flushBudget time.Duration, sched *schedule) bool {
 	p.invoke(ev)
 	deadline := time.UnixMilli(ev.DeadlineMs).Add(-invokeMargin)
+	stopBackground := func() {}
+	if every := sched.invoke(time.Now()); every > 0 {
+		stopBackground = background(ctx, p, sched, every, deadline, flushBudget)
+	}
 	done := false
 	if wait {
 		// Stop waiting early enough to flush before the deadline.
@@ -295,12 +333,59 @@ func onInvoke(ctx context.Context, p *pipeline, ev Event, wait bool, flushBudget
 		done = p.waitUntil(wctx, func(b *schema.Builder) bool { return b.Answered(ev.RequestID) })
 		cancel()
 	}
-	wctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	budget, cancelBudget := context.WithTimeout(wctx, flushBudget)
-	defer cancelBudget()
-	p.flush(budget, wctx)
+	stopBackground()
+	if now := time.Now(); sched.atEnd(now) {
+		sched.flushed(now)
+		end := now.Add(flushBudget)
+		if deadline.Before(end) {
+			end = deadline
+		}
+		fctx, cancel := context.WithDeadline(ctx, end)
+		p.flush(fctx)
+		cancel()
+	}
 	return done
+}
+
+// background delivers while the function runs, whenever the schedule says
+// a delivery is due, checking every interval. The returned func stops it
+// before the freeze: a delivery under way gets flushBudget to finish, then
+// is cancelled (its records are kept).
+func background(ctx context.Context, p *pipeline, sched *schedule, every time.Duration, deadline time.Time, flushBudget time.Duration) (stop func()) {
+	hard, cancel := context.WithDeadline(ctx, deadline)
+	soft := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTimer(0)
+		defer t.Stop()
+		for {
+			select {
+			case <-soft:
+				return
+			case <-hard.Done():
+				return
+			case <-t.C:
+			}
+			if now := time.Now(); sched.due(now) {
+				sched.flushed(now)
+				p.flush(hard)
+			}
+			t.Reset(every)
+		}
+	}()
+	return func() {
+		close(soft)
+		t := time.NewTimer(flushBudget)
+		select {
+		case <-done:
+		case <-t.C:
+			cancel()
+			<-done
+		}
+		t.Stop()
+		cancel()
+	}
 }
 
 // onShutdown completes the trail within the SHUTDOWN deadline.
@@ -313,7 +398,7 @@ func onShutdown(ctx context.Context, p *pipeline, ev Event, subscribed bool, log
 	}
 	p.shutdown(ev.ShutdownReason)
 	fctx, cancel := context.WithDeadline(ctx, deadline)
-	p.flush(fctx, fctx)
+	p.flush(fctx)
 	cancel()
 	if n := p.undelivered(schema.GapShutdownDeadline); n > 0 {
 		log.Warn("records not delivered before the shutdown deadline were written to stdout", "records", n)
@@ -350,8 +435,8 @@ func startFlusher(ctx context.Context, p *pipeline, wg *sync.WaitGroup) func() {
 			case <-fctx.Done():
 				return
 			case <-t.C:
-				wctx, cancel := context.WithTimeout(context.WithoutCancel(fctx), 5*time.Second)
-				p.flush(fctx, wctx)
+				wctx, cancel := context.WithTimeout(fctx, 5*time.Second)
+				p.flush(wctx)
 				cancel()
 			}
 		}
@@ -403,6 +488,17 @@ func openSinks(cfg config.Config, out io.Writer) ([]sinks.Sink, error) {
 				continue
 			}
 			ss = append(ss, s)
+		case config.SinkHTTP:
+			codec, err := buffer.ParseCodec(cfg.HTTP.Compression)
+			if err == nil {
+				var s *httpsink.Sink
+				if s, err = httpsink.New(httpsink.Config{URL: cfg.HTTP.URL, Codec: codec, Authorization: cfg.HTTP.Authorization}); err == nil {
+					ss = append(ss, s)
+				}
+			}
+			if err != nil {
+				errs = append(errs, err)
+			}
 		default:
 			errs = append(errs, fmt.Errorf("unknown sink %q", name))
 		}

@@ -42,8 +42,19 @@ const (
 	GapQueueFull = "queue_full"
 	// GapTelemetryInvalid: a telemetry batch or event could not be parsed.
 	GapTelemetryInvalid = "telemetry_invalid"
-	// GapSinkFailed: a sink rejected or could not receive records.
+	// GapSinkFailed: a sink could not receive records (kept for records of
+	// earlier versions; failed deliveries are now retried from the spool).
 	GapSinkFailed = "sink_failed"
+	// GapSinkRejected: a sink refused records as permanently bad (an HTTP
+	// 4xx, say); they went to the dead letters, written to stdout at
+	// SHUTDOWN.
+	GapSinkRejected = "sink_rejected"
+	// GapSpoolFull: the spool on /tmp was full, so its oldest records were
+	// dropped.
+	GapSpoolFull = "spool_full"
+	// GapSpoolUnreadable: spooled records could not be read back (torn by a
+	// kill mid-write, or corrupt).
+	GapSpoolUnreadable = "spool_unreadable"
 	// GapShutdownDeadline: records could not be delivered before the
 	// SHUTDOWN deadline (they were written to stdout instead).
 	GapShutdownDeadline = "shutdown_deadline"
@@ -119,8 +130,12 @@ type Audit struct {
 	Seq int64 `json:"seq,omitempty"`
 	// PrevHash is the Hash of the record with the previous Seq.
 	PrevHash string `json:"prev_hash,omitempty"`
-	// Hash is the SHA-256 of the record's canonical form (see Chain).
+	// Hash is the hex SHA-256, or with a keyed chain the hex HMAC-SHA256,
+	// of the record's canonical form (see Chain).
 	Hash string `json:"hash,omitempty"`
+	// HashAlg is HashAlgHMACSHA256 for a keyed chain; it is left out, which
+	// means HashAlgSHA256, for a plain one.
+	HashAlg string `json:"hash_alg,omitempty"`
 }
 
 // Cloud is the OpenTelemetry cloud.* namespace.
@@ -288,6 +303,11 @@ type Gap struct {
 	// when they had been numbered.
 	SeqFrom int64 `json:"seq_from,omitempty"`
 	SeqTo   int64 `json:"seq_to,omitempty"`
+	// EnvID is the execution environment whose records were lost, when it
+	// is not the gap record's own audit.env_id: after a reset, the new
+	// environment delivers what the previous one left on /tmp and reports
+	// the part of it that it could not.
+	EnvID string `json:"env_id,omitempty"`
 	// Detail is the platform's or the error's own words.
 	Detail string `json:"detail,omitempty"`
 }

@@ -48,11 +48,13 @@ Commands:
   normalize [--format native|ocsf] [--response FILE] [--error-type TYPE] [EVENT_FILE|-]
                        print the invocation record of one Lambda event (and
                        its response, or its error) as one JSON line
-  verify [--json] [PATH ...]
+  verify [--json] [--key-file FILE] [PATH ...]
                        check trails for completeness and integrity: every
                        audit.seq present or accounted for by a coverage gap,
                        every hash and link intact. PATH is a file store
-                       directory, a segment, an NDJSON file, or - (stdin)
+                       directory, a segment, an NDJSON file, or - (stdin).
+                       A keyed chain (AUDITTRAIL_CHAIN_KEY) is checked with
+                       the key from FILE or from AUDITTRAIL_CHAIN_KEY
   version              print version, commit and build date
 `
 

@@ -188,3 +188,86 @@ func TestVerifyCommand(t *testing.T) {
 		})
 	}
 }
+
+func TestVerifyCommandKeyed(t *testing.T) {
+	const key = "0123456789abcdef-chain-key"
+	seal := func(c schema.Chain, env string) []string {
+		var lines []string
+		for i := range 4 {
+			r := schema.InvocationRecord(schema.Environment{EnvID: env, FunctionName: "fn"}, fmt.Sprintf("r%d", i), schema.Exchange{Event: []byte(`{}`)}, time.Unix(0, 0))
+			b, err := c.Seal(&r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, string(b))
+		}
+		return lines
+	}
+	keyed, plain := seal(schema.NewChain([]byte(key)), "env-k"), seal(schema.Chain{}, "env-p")
+	// A new environment's gap naming records of one never seen.
+	b := schema.NewBuilder(schema.Environment{EnvID: "env-new"})
+	g := b.Gap(schema.GapInternalError, "extension", 3, 0, "spool unreadable", time.Unix(0, 0))
+	g.Gap.SeqFrom, g.Gap.SeqTo, g.Gap.EnvID = 1, 3, "env-gone"
+	var c schema.Chain
+	gap, _ := c.Seal(&g)
+
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	trail := write("keyed.ndjson", strings.Join(keyed, "\n")+"\n")
+	tampered := write("tampered.ndjson", strings.Join([]string{keyed[0], strings.Replace(keyed[1], `"fn"`, `"evil"`, 1), keyed[2], keyed[3]}, "\n"))
+	plainTrail := write("plain.ndjson", strings.Join(plain, "\n"))
+	gapTrail := write("gap.ndjson", string(gap)+"\n")
+	keyFile := write("key", key+"\n")
+	crlfKeyFile := write("key-crlf", key+"\r\n")
+	wrongKeyFile := write("wrong-key", "another-key-entirely")
+	emptyKeyFile := write("empty-key", "\n")
+	tests := []struct {
+		name   string
+		args   []string
+		env    map[string]string
+		code   int
+		stdout []string
+		stderr string
+	}{
+		{"key file", []string{"--key-file", keyFile, trail}, nil, 0, []string{"env-k: 4 records, seq 1..4, open (no shutdown record yet), keyed chain", "complete and unaltered"}, ""},
+		{"key file with CRLF", []string{"--key-file", crlfKeyFile, trail}, nil, 0, []string{"complete and unaltered"}, ""},
+		{"key from the environment", []string{trail}, map[string]string{"AUDITTRAIL_CHAIN_KEY": key}, 0, []string{"complete and unaltered"}, ""},
+		{"key file before the environment", []string{"--key-file", keyFile, trail}, map[string]string{"AUDITTRAIL_CHAIN_KEY": "wrong"}, 0, []string{"complete and unaltered"}, ""},
+		{"no key: links only, not an error", []string{trail}, nil, 0, []string{"keyed chain: hashes not checked without the key (4 records", "complete and unaltered"}, ""},
+		{"no key, json", []string{"--json", trail}, nil, 0, []string{`"hashes_unchecked": 4`, `"hash_alg": "hmac-sha256"`, `"ok": true`}, ""},
+		{"wrong key", []string{"--key-file", wrongKeyFile, trail}, nil, 1, []string{"BROKEN chain at seq 1: HMAC does not match", "BROKEN chain at seq 4: HMAC", "NOT complete"}, ""},
+		{"altered, with the key", []string{"--key-file", keyFile, tampered}, nil, 1, []string{"BROKEN chain at seq 2: HMAC does not match the record: altered"}, ""},
+		{"plain trail, with a key", []string{"--key-file", keyFile, plainTrail}, nil, 1, []string{"BROKEN chain at seq 1: plain SHA-256 hash where the chain is keyed"}, ""},
+		{"plain trail, no key", []string{plainTrail}, nil, 0, []string{"env-p: 4 records, seq 1..4, open (no shutdown record yet)\n", "complete and unaltered"}, ""},
+		{"loss of another environment", []string{gapTrail}, nil, 0, []string{"environment env-gone: no records, open", "missing seq 1-3, accounted for by a coverage gap"}, ""},
+		{"missing key file", []string{"--key-file", filepath.Join(dir, "nope"), trail}, nil, 2, nil, "verify: key file: open"},
+		{"empty key file", []string{"--key-file", emptyKeyFile, trail}, nil, 2, nil, "is empty"},
+		{"help documents the key", []string{"-h"}, nil, 0, nil, "AUDITTRAIL_CHAIN_KEY"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			getenv := func(k string) string { return tt.env[k] }
+			if code := verifyCommand(tt.args, getenv, strings.NewReader(""), &out, &errOut); code != tt.code {
+				t.Fatalf("exit %d, want %d; stdout %s stderr %s", code, tt.code, out.String(), errOut.String())
+			}
+			for _, want := range tt.stdout {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("output lacks %q:\n%s", want, out.String())
+				}
+			}
+			if !strings.Contains(errOut.String(), tt.stderr) {
+				t.Errorf("stderr lacks %q: %s", tt.stderr, errOut.String())
+			}
+			if strings.Contains(out.String()+errOut.String(), key) {
+				t.Errorf("the key is in the output")
+			}
+		})
+	}
+}

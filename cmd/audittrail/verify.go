@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,20 +15,58 @@ import (
 	"github.com/audittrail/audittrail/sinks/file"
 )
 
+const verifyUsage = `usage: audittrail verify [--json] [--key-file FILE] [PATH ...]
+
+Checks trails for completeness and integrity: every audit.seq present or
+accounted for by a coverage gap, every hash and link intact. PATH is a file
+store directory, a segment, an NDJSON file, or - (stdin, the default).
+Exits 0 when every environment verifies, 1 when one does not, 2 on a usage
+or read error.
+
+A keyed chain (audit.hash_alg hmac-sha256) is checked with its key: the raw
+bytes of --key-file FILE (one trailing newline trimmed) or, without
+--key-file, the value of the environment variable AUDITTRAIL_CHAIN_KEY.
+With a key, every record must be keyed. Without one, keyed records have
+their seqs and links checked, not their hashes, and verify says so.
+
+Flags:
+`
+
+// maxKeyBytes bounds a key file: a key is a few dozen bytes.
+const maxKeyBytes = 4 << 10
+
 // runVerify checks trails for completeness and integrity; it exits 1 when
 // any environment has an unaccounted gap or a broken chain.
 func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return verifyCommand(args, os.Getenv, stdin, stdout, stderr)
+}
+
+// verifyCommand is runVerify with the environment passed in.
+func verifyCommand(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), verifyUsage)
+		fs.PrintDefaults()
+	}
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	keyFile := fs.String("key-file", "", "`FILE` holding the chain key (default: $AUDITTRAIL_CHAIN_KEY)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	paths := fs.Args()
 	if len(paths) == 0 {
 		paths = []string{"-"}
 	}
-	v := schema.NewVerifier()
+	key, err := chainKey(*keyFile, getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "verify:", err)
+		return 2
+	}
+	v := schema.NewVerifierWithKey(key)
 	add := func(line []byte) error {
 		v.Add(unwrapUndelivered(line))
 		return nil
@@ -53,6 +93,37 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// chainKey returns the key of keyed chains: the contents of path, without
+// one trailing newline, or else $AUDITTRAIL_CHAIN_KEY as it is (the
+// extension reads that variable the same way); nil when there is neither.
+func chainKey(path string, getenv func(string) string) ([]byte, error) {
+	if path == "" {
+		if k := getenv("AUDITTRAIL_CHAIN_KEY"); k != "" {
+			return []byte(k), nil
+		}
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("key file: %w", err)
+	}
+	defer f.Close()
+	key, err := io.ReadAll(io.LimitReader(f, maxKeyBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("key file: %w", err)
+	}
+	if len(key) > maxKeyBytes {
+		return nil, fmt.Errorf("key file %s: larger than %d bytes, not a key", path, maxKeyBytes)
+	}
+	if k, ok := bytes.CutSuffix(key, []byte("\n")); ok {
+		key = bytes.TrimSuffix(k, []byte("\r")) // or a CRLF
+	}
+	if len(key) == 0 {
+		return nil, fmt.Errorf("key file %s is empty", path)
+	}
+	return key, nil
 }
 
 // readTrail feeds every record of path to fn: a file store directory, a
@@ -111,11 +182,21 @@ func printVerify(w io.Writer, reports []schema.EnvReport, invalid int, ok bool) 
 		if r.Closed {
 			state = "closed"
 		}
-		fmt.Fprintf(w, "environment %s: %d records, seq 1..%d, %s", r.EnvID, r.Records, r.LastSeq, state)
+		if r.Records == 0 {
+			fmt.Fprintf(w, "environment %s: no records, %s", r.EnvID, state)
+		} else {
+			fmt.Fprintf(w, "environment %s: %d records, seq 1..%d, %s", r.EnvID, r.Records, r.LastSeq, state)
+		}
+		if r.HashAlg == schema.HashAlgHMACSHA256 {
+			fmt.Fprint(w, ", keyed chain")
+		}
 		if r.Duplicates > 0 {
 			fmt.Fprintf(w, ", %d duplicates", r.Duplicates)
 		}
 		fmt.Fprintln(w)
+		if r.HashesUnchecked > 0 {
+			fmt.Fprintf(w, "  keyed chain: hashes not checked without the key (%d records; seqs and links checked)\n", r.HashesUnchecked)
+		}
 		for _, g := range r.Accounted {
 			fmt.Fprintf(w, "  missing seq %d-%d, accounted for by a coverage gap\n", g.From, g.To)
 		}

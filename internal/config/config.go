@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -27,10 +28,16 @@ type Var struct {
 // The README's table is checked against it.
 func Variables() []Var {
 	return []Var{
-		{"AUDITTRAIL_SINKS", "stdout", "Comma-separated sinks to deliver to: `stdout` (one JSON line per record, to CloudWatch Logs), `file` (the local file store)."},
+		{"AUDITTRAIL_SINKS", "stdout", "Comma-separated sinks to deliver to: `stdout` (one JSON line per record, to CloudWatch Logs), `file` (the local file store), `http` (NDJSON posted to a URL)."},
 		{"AUDITTRAIL_FILE_DIR", "$TMPDIR/audittrail/trail", "Directory of the file store (`file` sink): zstd-compressed NDJSON segments."},
+		{"AUDITTRAIL_HTTP_URL", "", "Where the `http` sink posts batches of records as NDJSON (`application/x-ndjson`), e.g. a Vector `http_server`, Fluent Bit `http` or Logstash `http` input; `https://` is verified against the system's CAs."},
+		{"AUDITTRAIL_HTTP_COMPRESSION", "gzip", "Content-Encoding of the `http` sink's requests: `gzip`, `zstd` or `none`."},
+		{"AUDITTRAIL_HTTP_AUTHORIZATION", "", "Value of the `http` sink's Authorization header (a secret: never logged)."},
 		{"AUDITTRAIL_TELEMETRY_TYPES", "platform", "Telemetry API streams to subscribe to: `platform`, `function`, `extension`. Adding `function` or `extension` writes their log lines as `log` records (the extension's own lines are always left out)."},
-		{"AUDITTRAIL_QUEUE_BYTES", "4194304", "Bound of the in-memory record queue, in bytes; records beyond it are dropped and counted in a coverage-gap record."},
+		{"AUDITTRAIL_QUEUE_BYTES", "4194304", "Bound of each sink's in-memory queue, in bytes; records beyond it are spilled to the spool (without a spool: dropped and counted in a coverage-gap record)."},
+		{"AUDITTRAIL_SPOOL_DIR", "$TMPDIR/audittrail/spool", "Directory of the spool: records a sink has not taken yet wait there, across freezes and across the reset after a timeout or crash."},
+		{"AUDITTRAIL_SPOOL_BYTES", "67108864", "Bound of the spool, in bytes, shared by the sinks (a quarter more for dead letters); when full, the oldest records are dropped and counted in a coverage-gap record. `0` turns the spool off."},
+		{"AUDITTRAIL_FLUSH", "adaptive", "When records are delivered: `end` (after every invoke, within the budget), `periodic:<duration>` (after an invoke, when that long has passed since the last delivery), `continuous:<duration>` (in the background while invocations run, at most that often; never across a freeze), `adaptive` (`end` for the first invokes and for functions idle between invokes, `continuous:1s` for busy ones)."},
 		{"AUDITTRAIL_FLUSH_BUDGET", "50ms", "After the function's response, the most time the extension spends delivering before it asks for the next event (a Go duration, 0 to 1s); what is left waits for the next invoke."},
 		{"AUDITTRAIL_PROXY", "on", "`on` starts the Runtime API proxy that captures each request and response (used when the function runs through `/opt/audittrail-wrapper`); `off` records from telemetry only."},
 		{"AUDITTRAIL_RUNTIME_API_UPSTREAM", "", "Where the proxy forwards the runtime's calls (host:port), to chain behind another vendor's Runtime API proxy; default: Lambda's Runtime API."},
@@ -40,6 +47,8 @@ func Variables() []Var {
 		{"AUDITTRAIL_RECORD_HEADERS", "", "Comma-separated request headers to record besides `x-forwarded-for`; headers that may carry secrets (Authorization, Cookie, API keys, tokens) are refused."},
 		{"AUDITTRAIL_PSEUDONYMIZE_KEY", "", "A secret key: when set, `user.id`, `user.name` and client addresses are replaced by keyed HMAC-SHA256 pseudonyms, so records stay joinable without raw identities."},
 		{"AUDITTRAIL_PSEUDONYMIZE_KEY_SECRET_ARN", "", "The pseudonym key from AWS Secrets Manager instead (the secret's ARN), fetched once at start-up with the function's role; if it cannot be fetched, identities are redacted rather than recorded in clear."},
+		{"AUDITTRAIL_CHAIN_KEY", "", "A secret key: when set, `audit.hash` is an HMAC-SHA256 under this key instead of a plain SHA-256, so that nobody without the key can forge a consistent chain; `audittrail verify` then needs the key."},
+		{"AUDITTRAIL_CHAIN_KEY_SECRET_ARN", "", "The chain key from AWS Secrets Manager instead (the secret's ARN), fetched once at start-up; if it cannot be fetched, the chain falls back to plain SHA-256 and a coverage-gap record says so."},
 		{"AUDITTRAIL_LOG_LEVEL", "info", "Level of the extension's own logs (JSON on stderr): `debug`, `info`, `warn`, `error`."},
 	}
 }
@@ -53,7 +62,7 @@ func LambdaVariables() []Var {
 		{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "", "faas.max_memory."},
 		{"AWS_REGION", "", "cloud.region."},
 		{"AWS_LAMBDA_INITIALIZATION_TYPE", "", "`lambda-managed-instances` switches to Managed Instances mode (SHUTDOWN-only registration, concurrent invocations)."},
-		{"TMPDIR", "/tmp", "Base of the default file store directory."},
+		{"TMPDIR", "/tmp", "Base of the default file store and spool directories."},
 	}
 }
 
@@ -61,15 +70,69 @@ func LambdaVariables() []Var {
 const (
 	SinkStdout = "stdout"
 	SinkFile   = "file"
+	SinkHTTP   = "http"
 )
+
+// knownSinks lists the sink names AUDITTRAIL_SINKS accepts.
+var knownSinks = []string{SinkStdout, SinkFile, SinkHTTP}
+
+// Flush modes (AUDITTRAIL_FLUSH).
+const (
+	FlushAdaptive   = "adaptive"
+	FlushEnd        = "end"
+	FlushPeriodic   = "periodic"
+	FlushContinuous = "continuous"
+)
+
+// Flush is when records are delivered.
+type Flush struct {
+	// Mode is one of the Flush* constants.
+	Mode string
+	// Interval is the duration of periodic and continuous.
+	Interval time.Duration
+}
+
+// String returns the flush strategy as AUDITTRAIL_FLUSH spells it.
+func (f Flush) String() string {
+	if f.Mode == FlushPeriodic || f.Mode == FlushContinuous {
+		return f.Mode + ":" + f.Interval.String()
+	}
+	return f.Mode
+}
+
+// ParseFlush parses an AUDITTRAIL_FLUSH value.
+func ParseFlush(v string) (Flush, error) {
+	mode, arg, hasArg := strings.Cut(strings.ToLower(strings.TrimSpace(v)), ":")
+	switch mode {
+	case FlushAdaptive, FlushEnd:
+		if hasArg {
+			return Flush{}, fmt.Errorf("%q takes no duration", mode)
+		}
+		return Flush{Mode: mode}, nil
+	case FlushPeriodic, FlushContinuous:
+		d, err := time.ParseDuration(arg)
+		if err != nil || d < 10*time.Millisecond || d > time.Hour {
+			return Flush{}, fmt.Errorf("%q needs a duration from 10ms to 1h, like %s:1s", v, mode)
+		}
+		return Flush{Mode: mode, Interval: d}, nil
+	}
+	return Flush{}, fmt.Errorf("%q is not adaptive, end, periodic:<duration> or continuous:<duration>", v)
+}
 
 // Config is the extension's whole configuration.
 type Config struct {
 	Sinks          []string
 	FileDir        string
+	HTTP           HTTP
 	TelemetryTypes []string
-	QueueBytes     int
-	LogLevel       slog.Level
+	// QueueBytes bounds each sink's in-memory queue.
+	QueueBytes int
+	// SpoolDir and SpoolBytes place and bound the spool (0: no spool).
+	SpoolDir   string
+	SpoolBytes int64
+	// Flush is when records are delivered.
+	Flush    Flush
+	LogLevel slog.Level
 	// FlushBudget bounds delivery after each invoke.
 	FlushBudget time.Duration
 	// Proxy turns the Runtime API proxy on.
@@ -85,7 +148,20 @@ type Config struct {
 	// PseudonymKeyARN names the Secrets Manager secret holding the
 	// pseudonym key, when it does not come from the environment.
 	PseudonymKeyARN string
-	Lambda          Lambda
+	// ChainKey keys the hash chain (HMAC-SHA256); ChainKeyARN names the
+	// Secrets Manager secret holding it instead.
+	ChainKey    []byte
+	ChainKeyARN string
+	Lambda      Lambda
+}
+
+// HTTP configures the http sink.
+type HTTP struct {
+	URL string
+	// Compression is none, gzip or zstd.
+	Compression string
+	// Authorization is the Authorization header's value (a secret).
+	Authorization string
 }
 
 // Lambda is what the platform tells the extension through its environment.
@@ -118,16 +194,25 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	}
 	tmp := get("TMPDIR", "/tmp")
 	c := Config{
-		Sinks:           splitList(get("AUDITTRAIL_SINKS", SinkStdout)),
-		FileDir:         get("AUDITTRAIL_FILE_DIR", filepath.Join(tmp, "audittrail", "trail")),
-		TelemetryTypes:  splitList(get("AUDITTRAIL_TELEMETRY_TYPES", "platform")),
+		Sinks:          splitList(get("AUDITTRAIL_SINKS", SinkStdout)),
+		FileDir:        get("AUDITTRAIL_FILE_DIR", filepath.Join(tmp, "audittrail", "trail")),
+		TelemetryTypes: splitList(get("AUDITTRAIL_TELEMETRY_TYPES", "platform")),
+		HTTP: HTTP{
+			URL:           get("AUDITTRAIL_HTTP_URL", ""),
+			Compression:   strings.ToLower(get("AUDITTRAIL_HTTP_COMPRESSION", "gzip")),
+			Authorization: get("AUDITTRAIL_HTTP_AUTHORIZATION", ""),
+		},
 		QueueBytes:      4 << 20,
+		SpoolDir:        get("AUDITTRAIL_SPOOL_DIR", filepath.Join(tmp, "audittrail", "spool")),
+		SpoolBytes:      64 << 20,
+		Flush:           Flush{Mode: FlushAdaptive},
 		FlushBudget:     50 * time.Millisecond,
 		Proxy:           true,
 		Upstream:        get("AUDITTRAIL_RUNTIME_API_UPSTREAM", ""),
 		CaptureBytes:    1 << 20,
 		TmpDir:          tmp,
 		PseudonymKeyARN: get("AUDITTRAIL_PSEUDONYMIZE_KEY_SECRET_ARN", ""),
+		ChainKeyARN:     get("AUDITTRAIL_CHAIN_KEY_SECRET_ARN", ""),
 		Redaction: schema.Redaction{
 			RedactQuery: splitList(get("AUDITTRAIL_REDACT_QUERY", "")),
 			AllowQuery:  splitList(get("AUDITTRAIL_ALLOW_QUERY", "")),
@@ -144,7 +229,26 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	if key, ok := lookup("AUDITTRAIL_PSEUDONYMIZE_KEY"); ok && key != "" {
 		c.Redaction.PseudonymKey = []byte(key)
 	}
+	if key, ok := lookup("AUDITTRAIL_CHAIN_KEY"); ok && key != "" {
+		c.ChainKey = []byte(key)
+	}
 	var errs []error
+	if v := get("AUDITTRAIL_SPOOL_BYTES", ""); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("AUDITTRAIL_SPOOL_BYTES: %q is not a number of bytes", v))
+		} else {
+			c.SpoolBytes = n
+		}
+	}
+	if v := get("AUDITTRAIL_FLUSH", ""); v != "" {
+		f, err := ParseFlush(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("AUDITTRAIL_FLUSH: %w", err))
+		} else {
+			c.Flush = f
+		}
+	}
 	if v := get("AUDITTRAIL_QUEUE_BYTES", ""); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -196,7 +300,12 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 // sanitize replaces what Validate rejects with defaults, so that a bad value
 // disables one option, never the extension.
 func (c *Config) sanitize() {
-	c.Sinks = slices.DeleteFunc(c.Sinks, func(s string) bool { return s != SinkStdout && s != SinkFile })
+	c.Sinks = slices.DeleteFunc(c.Sinks, func(s string) bool {
+		return !slices.Contains(knownSinks, s) || (s == SinkHTTP && c.HTTP.validate() != nil)
+	})
+	if c.HTTP.validate() != nil {
+		c.HTTP = HTTP{}
+	}
 	if len(c.Sinks) == 0 {
 		c.Sinks = []string{SinkStdout}
 	}
@@ -214,6 +323,15 @@ func (c *Config) sanitize() {
 	}
 	if c.FlushBudget < 0 || c.FlushBudget > time.Second {
 		c.FlushBudget = 50 * time.Millisecond
+	}
+	if c.SpoolBytes != 0 && c.SpoolBytes < minSpoolBytes {
+		c.SpoolBytes = 64 << 20
+	}
+	if _, err := secrets.RegionOf(c.ChainKeyARN); err != nil && c.ChainKeyARN != "" {
+		c.ChainKeyARN = ""
+	}
+	if len(c.ChainKey) > 0 && (len(c.ChainKey) < 16 || c.ChainKeyARN != "") {
+		c.ChainKey = nil
 	}
 	if strings.Contains(c.Upstream, "/") {
 		c.Upstream = ""
@@ -236,8 +354,30 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("AUDITTRAIL_SINKS: no sink given"))
 	}
 	for _, s := range c.Sinks {
-		if s != SinkStdout && s != SinkFile {
-			errs = append(errs, fmt.Errorf("AUDITTRAIL_SINKS: unknown sink %q (known: stdout, file)", s))
+		if !slices.Contains(knownSinks, s) {
+			errs = append(errs, fmt.Errorf("AUDITTRAIL_SINKS: unknown sink %q (known: %s)", s, strings.Join(knownSinks, ", ")))
+		}
+	}
+	if slices.Contains(c.Sinks, SinkHTTP) {
+		if err := c.HTTP.validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.SpoolBytes != 0 && c.SpoolBytes < minSpoolBytes {
+		errs = append(errs, fmt.Errorf("AUDITTRAIL_SPOOL_BYTES: %d is below the minimum of %d (0 turns the spool off)", c.SpoolBytes, minSpoolBytes))
+	}
+	if c.SpoolBytes != 0 && c.SpoolDir == "" {
+		errs = append(errs, errors.New("AUDITTRAIL_SPOOL_DIR: required unless AUDITTRAIL_SPOOL_BYTES is 0"))
+	}
+	if k := c.ChainKey; len(k) > 0 && len(k) < 16 {
+		errs = append(errs, errors.New("AUDITTRAIL_CHAIN_KEY: too short; use at least 16 random bytes"))
+	}
+	if c.ChainKeyARN != "" {
+		if _, err := secrets.RegionOf(c.ChainKeyARN); err != nil {
+			errs = append(errs, fmt.Errorf("AUDITTRAIL_CHAIN_KEY_SECRET_ARN: %w", err))
+		}
+		if len(c.ChainKey) > 0 {
+			errs = append(errs, errors.New("AUDITTRAIL_CHAIN_KEY_SECRET_ARN: conflicts with AUDITTRAIL_CHAIN_KEY; set one"))
 		}
 	}
 	if slices.Contains(c.Sinks, SinkFile) && c.FileDir == "" {
@@ -279,6 +419,27 @@ func (c Config) Validate() error {
 	}
 	if c.Upstream != "" && strings.Contains(c.Upstream, "/") {
 		errs = append(errs, fmt.Errorf("AUDITTRAIL_RUNTIME_API_UPSTREAM: %q must be host:port, like AWS_LAMBDA_RUNTIME_API", c.Upstream))
+	}
+	return errors.Join(errs...)
+}
+
+// minSpoolBytes is the smallest spool worth having: a few segments.
+const minSpoolBytes = 1 << 20
+
+// validate checks the http sink's settings.
+func (h HTTP) validate() error {
+	var errs []error
+	u, err := url.Parse(h.URL)
+	switch {
+	case h.URL == "":
+		errs = append(errs, errors.New("AUDITTRAIL_HTTP_URL: required by the http sink"))
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		errs = append(errs, fmt.Errorf("AUDITTRAIL_HTTP_URL: %q is not an http:// or https:// URL", h.URL))
+	}
+	switch h.Compression {
+	case "gzip", "zstd", "none":
+	default:
+		errs = append(errs, fmt.Errorf("AUDITTRAIL_HTTP_COMPRESSION: %q is not gzip, zstd or none", h.Compression))
 	}
 	return errors.Join(errs...)
 }

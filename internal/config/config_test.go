@@ -68,6 +68,43 @@ func TestFromEnv(t *testing.T) {
 			},
 		},
 		{
+			name: "delivery defaults",
+			env:  map[string]string{"TMPDIR": "/t"},
+			check: func(t *testing.T, c Config) {
+				if c.SpoolDir != "/t/audittrail/spool" || c.SpoolBytes != 64<<20 || c.Flush != (Flush{Mode: FlushAdaptive}) || c.ChainKey != nil {
+					t.Errorf("config = %+v", c)
+				}
+			},
+		},
+		{
+			name: "delivery set",
+			env: map[string]string{"AUDITTRAIL_SPOOL_BYTES": "0", "AUDITTRAIL_FLUSH": "Continuous:250ms", "AUDITTRAIL_CHAIN_KEY": "0123456789abcdef",
+				"AUDITTRAIL_SINKS": "http,file", "AUDITTRAIL_HTTP_URL": "https://siem.example.com/in", "AUDITTRAIL_HTTP_COMPRESSION": "ZSTD"},
+			check: func(t *testing.T, c Config) {
+				if c.SpoolBytes != 0 || c.Flush != (Flush{FlushContinuous, 250 * time.Millisecond}) || string(c.ChainKey) != "0123456789abcdef" ||
+					!slices.Equal(c.Sinks, []string{"http", "file"}) || c.HTTP.Compression != "zstd" || c.Flush.String() != "continuous:250ms" {
+					t.Errorf("config = %+v", c)
+				}
+			},
+		},
+		{
+			name: "delivery problems: each reported, the option falls back",
+			env: map[string]string{"AUDITTRAIL_SPOOL_BYTES": "1000", "AUDITTRAIL_FLUSH": "sometimes", "AUDITTRAIL_CHAIN_KEY": "short",
+				"AUDITTRAIL_SINKS": "http,file", "AUDITTRAIL_HTTP_URL": "ftp://x", "AUDITTRAIL_HTTP_COMPRESSION": "lz4"},
+			wantErr: []string{"AUDITTRAIL_SPOOL_BYTES: 1000 is below", `AUDITTRAIL_FLUSH: "sometimes" is not`, "AUDITTRAIL_CHAIN_KEY: too short",
+				`AUDITTRAIL_HTTP_URL: "ftp://x" is not`, `AUDITTRAIL_HTTP_COMPRESSION: "lz4"`},
+			check: func(t *testing.T, c Config) {
+				if c.SpoolBytes != 64<<20 || c.Flush.Mode != FlushAdaptive || c.ChainKey != nil || !slices.Equal(c.Sinks, []string{"file"}) {
+					t.Errorf("sanitized config = %+v", c)
+				}
+			},
+		},
+		{
+			name:    "http sink without a URL",
+			env:     map[string]string{"AUDITTRAIL_SINKS": "http"},
+			wantErr: []string{"AUDITTRAIL_HTTP_URL: required by the http sink"},
+		},
+		{
 			name:    "queue too small",
 			env:     map[string]string{"AUDITTRAIL_QUEUE_BYTES": "10"},
 			wantErr: []string{"below the minimum"},
@@ -88,6 +125,31 @@ func TestFromEnv(t *testing.T) {
 				tt.check(t, c)
 			}
 		})
+	}
+}
+
+func TestParseFlush(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Flush
+		wantErr bool
+	}{
+		{"adaptive", Flush{Mode: FlushAdaptive}, false},
+		{" END ", Flush{Mode: FlushEnd}, false},
+		{"periodic:2s", Flush{FlushPeriodic, 2 * time.Second}, false},
+		{"continuous:100ms", Flush{FlushContinuous, 100 * time.Millisecond}, false},
+		{"periodic", Flush{}, true},
+		{"periodic:5ms", Flush{}, true},
+		{"continuous:2h", Flush{}, true},
+		{"end:1s", Flush{}, true},
+		{"", Flush{}, true},
+		{"always", Flush{}, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseFlush(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("ParseFlush(%q) = %+v, %v; want %+v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
 	}
 }
 

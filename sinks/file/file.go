@@ -24,8 +24,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/audittrail/audittrail/buffer"
 	"github.com/google/uuid"
-	"github.com/klauspost/compress/zstd"
 )
 
 // Extension is the file name suffix of segment files.
@@ -45,12 +45,13 @@ type Config struct {
 
 // Sink appends batches to segment files in a directory.
 type Sink struct {
-	cfg  Config
-	enc  *zstd.Encoder // made on first Write, to keep start-up cheap
-	f    *os.File
-	size int64
-	buf  []byte
-	now  func() time.Time
+	cfg   Config
+	comp  *buffer.Compressor // makes its encoder on first use
+	f     *os.File
+	size  int64
+	buf   []byte // the batch as NDJSON
+	frame []byte // the batch as a zstd frame
+	now   func() time.Time
 }
 
 // New returns a file store sink. It touches nothing on disk until the first
@@ -62,7 +63,7 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.MaxSegmentBytes <= 0 {
 		cfg.MaxSegmentBytes = DefaultMaxSegmentBytes
 	}
-	return &Sink{cfg: cfg, now: time.Now}, nil
+	return &Sink{cfg: cfg, comp: buffer.NewCompressor(), now: time.Now}, nil
 }
 
 // Name implements [sinks.Sink].
@@ -76,28 +77,17 @@ func (s *Sink) Write(ctx context.Context, batch [][]byte) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	if s.enc == nil {
-		enc, err := zstd.NewWriter(nil,
-			zstd.WithEncoderLevel(zstd.SpeedDefault),
-			zstd.WithEncoderConcurrency(1),
-			zstd.WithLowerEncoderMem(true))
-		if err != nil {
-			return fmt.Errorf("file: zstd encoder: %w", err)
-		}
-		s.enc = enc
+	s.buf = buffer.AppendNDJSON(s.buf[:0], batch)
+	frame, err := s.comp.Compress(s.frame[:0], buffer.Zstd, s.buf)
+	if err != nil {
+		return fmt.Errorf("file: %w", err)
 	}
+	s.frame = frame
 	if s.f == nil || s.size >= s.cfg.MaxSegmentBytes {
 		if err := s.rotate(); err != nil {
 			return err
 		}
 	}
-	plain := s.buf[:0]
-	for _, rec := range batch {
-		plain = append(plain, rec...)
-		plain = append(plain, '\n')
-	}
-	s.buf = plain
-	frame := s.enc.EncodeAll(plain, nil)
 	n, err := s.f.Write(frame)
 	s.size += int64(n)
 	if err != nil {
@@ -129,10 +119,6 @@ func (s *Sink) rotate() error {
 
 // Close closes the current segment. It is safe to call more than once.
 func (s *Sink) Close(context.Context) error {
-	if s.enc != nil {
-		_ = s.enc.Close()
-		s.enc = nil
-	}
 	if s.f == nil {
 		return nil
 	}
