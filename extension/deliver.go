@@ -2,8 +2,8 @@ package extension
 
 import (
 	"cmp"
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
