@@ -2,9 +2,16 @@ package extension_test
 
 import (
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/audittrail/audittrail/internal/lambdasim"
 )
 
 // BenchmarkLifecycle measures what the extension costs a function, in
@@ -98,4 +105,121 @@ func responseLatencies(b *testing.B, l *lambda, path string, n int) (latency, po
 	}
 	l.shutdown(b)
 	return latency, post
+}
+
+// BenchmarkDeadSink measures what a failing http sink costs the function:
+// the caller's latency and the post-runtime time per invoke, with
+// AUDITTRAIL_FLUSH=end (delivery after every invoke), when the sink's
+// backend is healthy, refuses connections, or accepts them and never
+// answers, and without the extension at all. A dead backend must change
+// neither figure, and post-runtime must stay under the flush budget
+// (50 ms by default): "blackhole-post-runtime-max-ms" is the worst invoke.
+func BenchmarkDeadSink(b *testing.B) {
+	const invokes = 100
+	for b.Loop() {
+		healthy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.WriteHeader(http.StatusNoContent)
+		}))
+		b.Cleanup(healthy.Close)
+		configs := []struct {
+			name string
+			url  string // "" runs the function without the extension
+		}{
+			{"healthy", healthy.URL + "/"},
+			{"dead", refusingURL(b)},
+			{"blackhole", blackHoleURL(b)},
+			{"none", ""},
+		}
+		for _, c := range configs {
+			t := sinkInvokes(b, c.name, c.url, invokes)
+			b.ReportMetric(ms(quantile(t.latency, 0.5)), c.name+"-latency-p50-ms")
+			b.ReportMetric(ms(quantile(t.latency, 0.99)), c.name+"-latency-p99-ms")
+			b.ReportMetric(ms(quantile(t.post, 0.5)), c.name+"-post-runtime-p50-ms")
+			b.ReportMetric(ms(quantile(t.post, 0.99)), c.name+"-post-runtime-p99-ms")
+			if c.name == "blackhole" {
+				b.ReportMetric(ms(slices.Max(t.post)), c.name+"-post-runtime-max-ms")
+			}
+		}
+	}
+}
+
+// sinkInvokes runs n warm invokes of GET /users/1 through the exec wrapper
+// with the file and http sinks, the http sink posting to url and records
+// delivered after every invoke; url "" runs the bare function instead.
+// name labels its failures.
+func sinkInvokes(b *testing.B, name, url string, n int) lifecycleTimes {
+	var l *lambda
+	if url == "" {
+		l = newLambda(b, false, nil)
+	} else {
+		l = newLambda(b, true, func(c *lambdasim.Config) {
+			withWrapper(c)
+			c.Env["AUDITTRAIL_SINKS"] = "file,http"
+			c.Env["AUDITTRAIL_HTTP_URL"] = url
+			c.Env["AUDITTRAIL_FLUSH"] = "end"
+		})
+	}
+	var t lifecycleTimes
+	for i := range n + 1 {
+		res := l.invoke(b, "GET", "/users/1")
+		if res.ErrorType != "" {
+			b.Errorf("%s: invoke %d failed: %s", name, i, res.ErrorType)
+		}
+		if i > 0 { // leave out the cold start
+			t.post = append(t.post, res.PostRuntime)
+			t.latency = append(t.latency, res.ResponseLatency)
+		}
+	}
+	t.shutdown = l.shutdown(b).Duration
+	return t
+}
+
+// refusingURL returns the URL of a local port where nothing listens: every
+// connection is refused.
+func refusingURL(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return "http://" + addr + "/"
+}
+
+// blackHoleURL returns the URL of a local server that accepts connections
+// and never reads from them nor answers: a backend that hangs. It closes
+// the listener and every connection when the benchmark ends.
+func blackHoleURL(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		done  = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return // the listener is closed
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	b.Cleanup(func() {
+		_ = ln.Close()
+		<-done
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return "http://" + ln.Addr().String() + "/"
 }

@@ -1,12 +1,12 @@
 package extension
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/audittrail/audittrail/buffer"
 	"github.com/audittrail/audittrail/schema"
@@ -42,6 +42,34 @@ type outbox struct {
 	// failing is set while the sink fails, to log a failure once and its
 	// recovery once; rejected likewise for refused records.
 	failing, rejected bool
+	// failures counts consecutive failed deliveries; from openAfter on, the
+	// sink is tried again only at nextProbe (a dead or hanging backend
+	// then costs one try per cooldown, not the budget of every invoke).
+	failures  int
+	nextProbe time.Time
+}
+
+// The circuit of a failing sink: open after openAfter failed deliveries in
+// a row, then one probe after a cooldown that doubles from probeCooldown
+// up to maxProbeCooldown.
+const (
+	openAfter        = 3
+	probeCooldown    = time.Second
+	maxProbeCooldown = 30 * time.Second
+)
+
+// failed notes a failed delivery at now.
+func (o *outbox) failed(now time.Time) {
+	o.failures++
+	if n := o.failures - openAfter; n >= 0 {
+		o.nextProbe = now.Add(min(probeCooldown<<min(n, 5), maxProbeCooldown))
+	}
+}
+
+// resting reports whether the sink's circuit is open and its next probe not
+// yet due.
+func (o *outbox) resting(now time.Time) bool {
+	return o.failures >= openAfter && now.Before(o.nextProbe)
 }
 
 // openOutboxes gives each sink its outbox. A spool that cannot be opened
@@ -78,10 +106,7 @@ func (p *pipeline) enqueueLocked(rec []byte, seq int64, force bool) {
 		lost, err := o.backlog.Push(rec, force)
 		p.spoolLossLocked(o.name, schema.GapSpoolFull, lost, "spool full: the oldest records were dropped")
 		if err != nil {
-			r := p.dropped[o.name]
-			r.add(seq, int64(len(rec)))
-			p.dropped[o.name] = r
-			p.droppedWhy[o.name] = err.Error()
+			p.lossLocked(lossKey{o.name, schema.GapQueueFull, "extension", ""}, seq, seq, 1, int64(len(rec)), err.Error())
 		}
 	}
 }
@@ -90,13 +115,19 @@ func (p *pipeline) enqueueLocked(rec []byte, seq int64, force bool) {
 // the backlogs are empty or ctx ends. A write that ctx cuts short is
 // cancelled and its records kept, so nothing is in flight when flush
 // returns; what a sink did not take waits on the spool.
-func (p *pipeline) flush(ctx context.Context) {
+//
+// A sink whose circuit is open is left alone until its next probe is due,
+// unless force is set (at SHUTDOWN: the last chance).
+func (p *pipeline) flush(ctx context.Context, force bool) {
 	p.flushMu.Lock()
 	defer p.flushMu.Unlock()
 	p.queueGaps()
 	var wg sync.WaitGroup
+	now := p.now()
 	for _, o := range p.outboxes {
-		wg.Go(func() { p.deliver(ctx, o) })
+		if force || !o.resting(now) {
+			wg.Go(func() { p.deliver(ctx, o) })
+		}
 	}
 	wg.Wait()
 }
@@ -104,6 +135,7 @@ func (p *pipeline) flush(ctx context.Context) {
 // deliver sends one sink its backlog, oldest first, until it is empty, the
 // sink fails, or ctx ends; then spills what is left to the spool.
 func (p *pipeline) deliver(ctx context.Context, o *outbox) {
+delivery:
 	for ctx.Err() == nil {
 		batch, torn, err := o.backlog.Next(maxBatchBytes)
 		p.spoolLoss(o.name, schema.GapSpoolUnreadable, torn, "spooled records could not be read back (torn by a kill, or corrupt)")
@@ -118,9 +150,10 @@ func (p *pipeline) deliver(ctx context.Context, o *outbox) {
 		switch {
 		case err == nil:
 			if o.failing {
-				p.log.Info("sink recovered", "sink", o.name)
+				p.log.Info("sink recovered", "sink", o.name, "failures", o.failures)
 				o.failing = false
 			}
+			o.failures = 0
 			p.done(o, batch)
 		case sinks.IsPermanent(err):
 			p.reject(o, batch, err)
@@ -130,15 +163,16 @@ func (p *pipeline) deliver(ctx context.Context, o *outbox) {
 				p.log.Error("sink failing; its records wait on the spool", "sink", o.name, "error", err)
 				o.failing = true
 			}
+			o.failed(p.now())
 			lost, rerr := o.backlog.Return(batch)
 			p.spoolLoss(o.name, schema.GapSpoolFull, lost, "spool full: the oldest records were dropped")
 			if rerr != nil {
 				p.log.Error("cannot spool the records of a failed write; they stay in memory", "sink", o.name, "error", rerr)
 			}
-			return
+			break delivery
 		}
 	}
-	// What the budget left waits on disk: it survives a reset.
+	// What the sink did not take waits on disk: it survives a reset.
 	if mem, _ := o.backlog.Len(); mem > 0 {
 		lost, err := o.backlog.Spill()
 		p.spoolLoss(o.name, schema.GapSpoolFull, lost, "spool full: the oldest records were dropped")
@@ -166,15 +200,14 @@ func (p *pipeline) reject(o *outbox, batch buffer.Batch, err error) {
 		o.rejected = true
 	}
 	if o.dead != nil {
-		_, lost, derr := o.dead.Append(batch.Records)
-		if derr != nil {
-			p.log.Error("cannot write dead letters", "sink", o.name, "error", derr)
+		// Dropped dead letters are accounted for already: by the gap below.
+		if _, lost, derr := o.dead.Append(batch.Records); derr != nil || !lost.Zero() {
+			p.log.Error("dead letters lost", "sink", o.name, "records", lost.Records, "error", derr)
 		}
-		p.spoolLoss(o.name, schema.GapSpoolFull, lost, "dead-letter spool full: the oldest dead letters were dropped")
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.recordsLostLocked(o.name, schema.GapSinkRejected, batch.Records, err.Error())
+	p.lostLocked(o.name, schema.GapSinkRejected, batch.Records, err.Error())
 }
 
 // spoolLoss records records a spool dropped or could not read.
@@ -191,46 +224,23 @@ func (p *pipeline) spoolLossLocked(sink, reason string, l buffer.Loss, detail st
 	if l.Zero() {
 		return
 	}
-	p.recordsLostLocked(sink, reason, l.Dropped, detail)
+	p.lostLocked(sink, reason, l.Dropped, detail)
 	// What could not even be read is only counted.
 	if unread := l.Records - int64(len(l.Dropped)); unread > 0 {
 		var readBytes int64
 		for _, r := range l.Dropped {
 			readBytes += int64(len(r))
 		}
-		p.sinkGapLocked(sink, reason, "extension", unread, max(l.Bytes-readBytes, 0), detail)
+		p.lossLocked(lossKey{sink, reason, "extension", ""}, 0, 0, unread, max(l.Bytes-readBytes, 0), detail)
 	}
 }
 
-// recordsLostLocked writes the loss of records into the trail: one gap
-// record per environment they belong to (records spooled before a reset
-// belong to the previous one), naming their seq range.
-func (p *pipeline) recordsLostLocked(sink, reason string, records [][]byte, detail string) {
-	for _, r := range schema.SeqsOf(records) {
-		if len(p.gaps) >= maxHeldGaps {
-			p.overflowLocked(gapKey{reason, "extension", sink}, r.Records, r.Bytes)
-			continue
-		}
-		rec := p.builder.Gap(reason, "extension", r.Records, r.Bytes, detail, p.now())
-		rec.Gap.Sink, rec.Gap.SeqFrom, rec.Gap.SeqTo = sink, r.From, r.To
-		if r.EnvID != rec.Audit.EnvID {
-			rec.Gap.EnvID = r.EnvID
-		}
-		p.appendGapLocked(rec)
-	}
-}
-
-// queueGaps turns the queues' drop counts into gap records and hands every
-// pending gap record to every sink.
+// queueGaps writes the losses into gap records and hands every pending gap
+// record to every sink.
 func (p *pipeline) queueGaps() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, o := range p.outboxes {
-		r := p.dropped[o.name]
-		p.gapForLocked(&r, o.name, schema.GapQueueFull, cmp.Or(p.droppedWhy[o.name], "in-memory queue full"))
-		delete(p.dropped, o.name)
-		delete(p.droppedWhy, o.name)
-	}
+	p.lossGapsLocked()
 	for _, g := range p.takeGapsLocked() {
 		p.enqueueLocked(g, 0, true)
 	}

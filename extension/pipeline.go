@@ -42,10 +42,11 @@ type pipeline struct {
 	gaps [][]byte
 	// chain numbers and hashes every record of the environment.
 	chain schema.Chain
-	// dropped counts the records each sink's full backlog refused, and
-	// droppedWhy says why.
-	dropped    map[string]seqRange
-	droppedWhy map[string]string
+	// envID is this environment's audit.env_id.
+	envID string
+	// losses sums the records lost since the last flush, which writes one
+	// coverage-gap record per sink, reason and environment.
+	losses map[lossKey]*loss
 	// overflow sums the losses that arrived once gaps was full.
 	overflow map[gapKey][2]int64
 	// captures carries the proxy's captures to runCaptures.
@@ -65,8 +66,8 @@ func newPipeline(log *slog.Logger, env schema.Environment, chain schema.Chain, o
 		changed:    make(chan struct{}),
 		captures:   make(chan capture, maxPendingCaptures),
 		overflow:   map[gapKey][2]int64{},
-		dropped:    map[string]seqRange{},
-		droppedWhy: map[string]string{},
+		envID:      env.EnvID,
+		losses:     map[lossKey]*loss{},
 	}
 }
 
@@ -253,29 +254,6 @@ func (p *pipeline) pushLocked(recs []schema.Record) {
 		}
 		p.enqueueLocked(b, recs[i].Audit.Seq, false)
 	}
-}
-
-// seqRange counts lost records and the range of their audit.seq numbers.
-type seqRange struct{ from, to, records, bytes int64 }
-
-func (r *seqRange) add(seq, bytes int64) {
-	if r.records == 0 || seq < r.from {
-		r.from = seq
-	}
-	r.to = max(r.to, seq)
-	r.records++
-	r.bytes += bytes
-}
-
-// gapFor records the loss of r (reason, sink) and resets r.
-func (p *pipeline) gapForLocked(r *seqRange, sink, reason, detail string) {
-	if r.records == 0 {
-		return
-	}
-	rec := p.builder.Gap(reason, "extension", r.records, r.bytes, detail, p.now())
-	rec.Gap.Sink, rec.Gap.SeqFrom, rec.Gap.SeqTo = sink, r.from, r.to
-	p.appendGapLocked(rec)
-	*r = seqRange{}
 }
 
 // takeGapsLocked returns the pending gap records, the summed ones last.

@@ -113,7 +113,7 @@ func TestFlushDeliversToEverySink(t *testing.T) {
 	p, _ := newTestPipeline(t, 1<<20, a, b)
 	p.telemetry(invocationTelemetry("r1"), 0, nil)
 	p.telemetry(invocationTelemetry("r2"), 0, nil)
-	p.flush(t.Context())
+	p.flush(t.Context(), false)
 	for _, s := range []*recordingSink{a, b} {
 		if got := strings.Join(actions(t, s.got), ","); got != "invocation,invocation" {
 			t.Errorf("sink %s got %s", s.name, got)
@@ -135,7 +135,7 @@ func TestFailingSinkKeepsItsRecordsAndIsIsolated(t *testing.T) {
 		for _, id := range []string{"r1", "r2", "r3"} {
 			p.telemetry(invocationTelemetry(id), 0, nil)
 			ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
-			p.flush(ctx)
+			p.flush(ctx, false)
 			cancel()
 		}
 		if got := strings.Join(actions(t, good.got), ","); got != "invocation,invocation,invocation" {
@@ -147,12 +147,21 @@ func TestFailingSinkKeepsItsRecordsAndIsIsolated(t *testing.T) {
 		if n := strings.Count(logs.String(), "sink failing"); n != 1 {
 			t.Errorf("failure logged %d times, want once", n)
 		}
-		// Open circuit: one attempt per flush from the third failed flush on.
-		if bad.calls > 3+2*2 {
-			t.Errorf("%d attempts in 3 flushes", bad.calls)
+		// Three failed flushes open the circuit: the sink rests until its
+		// probe is due, and then gets one attempt.
+		calls := bad.calls
+		p.flush(t.Context(), false)
+		if bad.calls != calls {
+			t.Errorf("a resting sink was tried %d times", bad.calls-calls)
 		}
+		time.Sleep(probeCooldown) // fake time: the cooldown passes
+		p.flush(t.Context(), false)
+		if bad.calls != calls+1 {
+			t.Errorf("probe after the cooldown: %d attempts, want 1", bad.calls-calls)
+		}
+		time.Sleep(2 * probeCooldown) // the cooldown doubled
 		bad.err = nil
-		p.flush(t.Context())
+		p.flush(t.Context(), false)
 		if got := strings.Join(actions(t, bad.got), ","); got != "invocation,invocation,invocation" {
 			t.Fatalf("recovered sink got %s", got)
 		}
@@ -183,7 +192,7 @@ func TestQueueOverflowBecomesGap(t *testing.T) {
 	for _, id := range []string{"r1", "r2", "r3", "r4", "r5"} {
 		p.telemetry(invocationTelemetry(id), 0, nil)
 	}
-	p.flush(t.Context())
+	p.flush(t.Context(), false)
 	got := actions(t, s.got)
 	i := slices.Index(got, "coverage_gap:queue_full")
 	if i < 0 {
@@ -201,7 +210,7 @@ func TestInvalidTelemetryBecomesGap(t *testing.T) {
 	p, _ := newTestPipeline(t, 1<<20, s)
 	p.telemetry(nil, 2, errors.New("element 0: bad; element 3: bad"))
 	p.telemetry([]schema.TelemetryEvent{{Type: "platform.report", Record: json.RawMessage(`"not an object"`)}}, 0, nil)
-	p.flush(t.Context())
+	p.flush(t.Context(), false)
 	var lost int64
 	for _, r := range s.got {
 		var rec schema.Record
@@ -303,7 +312,7 @@ func TestGapFloodIsBoundedAndCounted(t *testing.T) {
 	if len(p.gaps) > maxHeldGaps {
 		t.Fatalf("holding %d gap records, bound %d", len(p.gaps), maxHeldGaps)
 	}
-	p.flush(t.Context())
+	p.flush(t.Context(), false)
 	var lost int64
 	for _, r := range s.got {
 		var rec schema.Record
@@ -327,9 +336,9 @@ func TestLossesAreAccountedInTheChain(t *testing.T) {
 	for i := range 6 {
 		p.telemetry(invocationTelemetry(fmt.Sprintf("r%d", i)), 0, nil)
 	}
-	p.flush(t.Context())
+	p.flush(t.Context(), false)
 	p.shutdown("spindown")
-	p.flush(t.Context())
+	p.flush(t.Context(), false)
 	v := schema.NewVerifier()
 	for _, r := range s.got {
 		v.Add([]byte(r))

@@ -51,6 +51,9 @@ const (
 	// shutdownMargin is kept free before the SHUTDOWN deadline, for writing
 	// leftovers to stdout and exiting.
 	shutdownMargin = 150 * time.Millisecond
+	// spillReserve is kept of the flush budget for spilling what is left
+	// and calling event/next.
+	spillReserve = 5 * time.Millisecond
 	// shutdownDeliveryReserve is kept for delivery after waiting for the
 	// last platform.report.
 	shutdownDeliveryReserve = 300 * time.Millisecond
@@ -168,7 +171,7 @@ func loop(ctx context.Context, client *Client, p *pipeline, log *slog.Logger, su
 		if err != nil {
 			stopFlusher()
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			p.flush(fctx)
+			p.flush(fctx, true)
 			p.close(fctx)
 			cancel()
 			return fmt.Errorf("lost the Extensions API: %w", err)
@@ -336,12 +339,14 @@ func onInvoke(ctx context.Context, p *pipeline, ev Event, wait bool, flushBudget
 	stopBackground()
 	if now := time.Now(); sched.atEnd(now) {
 		sched.flushed(now)
-		end := now.Add(flushBudget)
+		// The budget covers everything until event/next: keep a little of
+		// it for spilling what is left and for the call itself.
+		end := now.Add(flushBudget - min(flushBudget/5, spillReserve))
 		if deadline.Before(end) {
 			end = deadline
 		}
 		fctx, cancel := context.WithDeadline(ctx, end)
-		p.flush(fctx)
+		p.flush(fctx, false)
 		cancel()
 	}
 	return done
@@ -369,7 +374,7 @@ func background(ctx context.Context, p *pipeline, sched *schedule, every time.Du
 			}
 			if now := time.Now(); sched.due(now) {
 				sched.flushed(now)
-				p.flush(hard)
+				p.flush(hard, false)
 			}
 			t.Reset(every)
 		}
@@ -398,7 +403,7 @@ func onShutdown(ctx context.Context, p *pipeline, ev Event, subscribed bool, log
 	}
 	p.shutdown(ev.ShutdownReason)
 	fctx, cancel := context.WithDeadline(ctx, deadline)
-	p.flush(fctx)
+	p.flush(fctx, true)
 	cancel()
 	if n := p.undelivered(schema.GapShutdownDeadline); n > 0 {
 		log.Warn("records not delivered before the shutdown deadline were written to stdout", "records", n)
@@ -436,7 +441,7 @@ func startFlusher(ctx context.Context, p *pipeline, wg *sync.WaitGroup) func() {
 				return
 			case <-t.C:
 				wctx, cancel := context.WithTimeout(fctx, 5*time.Second)
-				p.flush(wctx)
+				p.flush(wctx, false)
 				cancel()
 			}
 		}

@@ -424,7 +424,7 @@ func (c Config) Validate() error {
 }
 
 // minSpoolBytes is the smallest spool worth having: a few segments.
-const minSpoolBytes = 1 << 20
+const minSpoolBytes = 64 << 10
 
 // validate checks the http sink's settings.
 func (h HTTP) validate() error {

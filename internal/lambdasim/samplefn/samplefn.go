@@ -12,6 +12,7 @@
 //	GET    /slow?ms=N     sleeps N ms (default 200), then 200
 //	GET    /timeout       sleeps past the deadline
 //	GET    /panic         crashes the process
+//	GET    /oom           is killed as by the OOM killer (SIGKILL)
 //	GET    /error         reports a handled error (invocation/{id}/error)
 //	GET    /logs?n=N      prints N log lines, then 200
 //	GET    /big?kb=N      answers 200 with a body of N KiB
@@ -28,10 +29,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -166,6 +169,10 @@ func (f *function) invoke(ctx context.Context, id string, deadline time.Time, ra
 		status, body = 200, `{"late":true}`
 	case method == "GET" && path == "/panic":
 		panic("samplefn: /panic was called")
+	case method == "GET" && path == "/oom":
+		// What the kernel's OOM killer does to a function over its memory.
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
 	case method == "GET" && path == "/error":
 		f.log(id, "ERROR", "order lookup failed: order 42 not found")
 		return f.post(ctx, id, "error", "OrderNotFound", `{"errorType":"OrderNotFound","errorMessage":"order 42 not found","stackTrace":[]}`)
