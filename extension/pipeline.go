@@ -57,17 +57,17 @@ type pipeline struct {
 // into chain.
 func newPipeline(log *slog.Logger, env schema.Environment, chain schema.Chain, outboxes []*outbox, stdout io.Writer) *pipeline {
 	return &pipeline{
-		log:        log,
-		stdout:     stdout,
-		now:        time.Now,
-		outboxes:   outboxes,
-		builder:    schema.NewBuilder(env),
-		chain:      chain,
-		changed:    make(chan struct{}),
-		captures:   make(chan capture, maxPendingCaptures),
-		overflow:   map[gapKey][2]int64{},
-		envID:      env.EnvID,
-		losses:     map[lossKey]*loss{},
+		log:      log,
+		stdout:   stdout,
+		now:      time.Now,
+		outboxes: outboxes,
+		builder:  schema.NewBuilder(env),
+		chain:    chain,
+		changed:  make(chan struct{}),
+		captures: make(chan capture, maxPendingCaptures),
+		overflow: map[gapKey][2]int64{},
+		envID:    env.EnvID,
+		losses:   map[lossKey]*loss{},
 	}
 }
 
