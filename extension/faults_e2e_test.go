@@ -617,3 +617,46 @@ func mapsEqual(a, b map[string]bool) bool {
 	}
 	return true
 }
+
+// TestContinuousDeliversWhileTheFunctionRuns: with AUDITTRAIL_FLUSH=
+// continuous, records are delivered in the background during later
+// invocations, not after them; a delivery still under way when the
+// function answers gets the budget to finish, and is abandoned before the
+// freeze if it does not.
+func TestContinuousDeliversWhileTheFunctionRuns(t *testing.T) {
+	rcv := newReceiver(t, up)
+	l := faultLambda(t, rcv, func(c *lambdasim.Config) { c.Env["AUDITTRAIL_FLUSH"] = "continuous:10ms" })
+	first := invokeOK(t, l, "/slow?ms=100")
+	for range 3 {
+		invokeOK(t, l, "/slow?ms=100")
+	}
+	if have, _ := ids(t, rcv.got()); len(have) == 0 {
+		t.Fatal("nothing delivered in the background")
+	}
+	var seen bool
+	for _, line := range rcv.got() {
+		var r schema.Record
+		if json.Unmarshal(line, &r) == nil && r.FaaS.InvocationID == first.RequestID {
+			seen = true
+		}
+	}
+	if !seen {
+		t.Error("the first invocation's record was not delivered during the later ones")
+	}
+	rcv.set(hang)
+	invokeOK(t, l, "/slow?ms=100")
+	started := rcv.hungCount()
+	if started == 0 {
+		t.Fatal("no background delivery during the invocation")
+	}
+	for range started {
+		select {
+		case <-rcv.gaveUp:
+		case <-time.After(10 * time.Second): // a failure bound, not a wait
+			t.Fatal("a background send was still in flight at the freeze")
+		}
+	}
+	rcv.set(up)
+	l.shutdown(t)
+	requireComplete(t, runVerify(t, rcv.got()), 1)
+}
