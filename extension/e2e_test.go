@@ -389,3 +389,39 @@ func TestManagedInstancesConcurrentInvokes(t *testing.T) {
 		t.Error("no shutdown record")
 	}
 }
+
+// TestKeyedChain: with AUDITTRAIL_CHAIN_KEY the hashes are HMACs under the
+// key: `audittrail verify` checks them with the key, finds them all wrong
+// with another key, and without one checks the links only.
+func TestKeyedChain(t *testing.T) {
+	const key = "0123456789abcdef0123456789abcdef"
+	l := newLambda(t, true, func(c *lambdasim.Config) { c.Env["AUDITTRAIL_CHAIN_KEY"] = key })
+	l.invoke(t, "GET", "/users/1")
+	l.shutdown(t)
+	for _, r := range l.records(t) {
+		if r.Audit.HashAlg != schema.HashAlgHMACSHA256 {
+			t.Fatalf("record %s: hash_alg %q", r.Event.ID, r.Audit.HashAlg)
+		}
+	}
+	keyFile := filepath.Join(t.TempDir(), "key")
+	wrongFile := filepath.Join(t.TempDir(), "wrong")
+	_ = os.WriteFile(keyFile, []byte(key+"\n"), 0o600)
+	_ = os.WriteFile(wrongFile, []byte("fedcba9876543210fedcba9876543210"), 0o600)
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		ok     bool
+		output string
+	}{
+		{"right key", []string{"--key-file", keyFile}, true, "keyed chain"},
+		{"wrong key", []string{"--key-file", wrongFile}, false, "BROKEN"},
+		{"no key", nil, true, "hashes not checked without the key"},
+	} {
+		cmd := exec.Command(binary, append(append([]string{"verify"}, tt.args...), l.trail)...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		out, err := cmd.CombinedOutput()
+		if (err == nil) != tt.ok || !bytes.Contains(out, []byte(tt.output)) {
+			t.Errorf("%s: exit %v, output:\n%s", tt.name, err, out)
+		}
+	}
+}

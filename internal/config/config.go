@@ -433,8 +433,11 @@ func (h HTTP) validate() error {
 	switch {
 	case h.URL == "":
 		errs = append(errs, errors.New("AUDITTRAIL_HTTP_URL: required by the http sink"))
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		errs = append(errs, fmt.Errorf("AUDITTRAIL_HTTP_URL: %q is not an http:// or https:// URL", h.URL))
+	case err != nil:
+		errs = append(errs, errors.New("AUDITTRAIL_HTTP_URL: not a URL"))
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		// Redacted: a URL may carry a password.
+		errs = append(errs, fmt.Errorf("AUDITTRAIL_HTTP_URL: %q is not an http:// or https:// URL", u.Redacted()))
 	}
 	switch h.Compression {
 	case "gzip", "zstd", "none":
