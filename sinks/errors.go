@@ -185,3 +185,28 @@ func isDigits(s string) bool {
 	}
 	return s != ""
 }
+
+// PartialError reports a batch the backend took only in part. Rejected
+// lists the indices (in the batch) of records refused for good: they go to
+// the dead letters and a coverage-gap record names them. RejectedCount
+// counts refused records the backend did not identify (an OTLP partial
+// success, say); they are accounted for by the seq range of the whole
+// batch. Retry asks for the batch to be sent again (after a backoff) for
+// the records that failed transiently: a sink may return it only if
+// sending a record twice is harmless at its backend (Elasticsearch's
+// create with _id = event.id answers 409 for a record it holds).
+type PartialError struct {
+	Rejected      []int
+	RejectedCount int
+	Retry         bool
+	// Err describes the failures.
+	Err error
+}
+
+// Error describes the failures.
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("sinks: %d records rejected, retry %v: %v", len(e.Rejected)+e.RejectedCount, e.Retry, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *PartialError) Unwrap() error { return e.Err }
