@@ -135,6 +135,7 @@ func (p *pipeline) flush(ctx context.Context, force bool) {
 // deliver sends one sink its backlog, oldest first, until it is empty, the
 // sink fails, or ctx ends; then spills what is left to the spool.
 func (p *pipeline) deliver(ctx context.Context, o *outbox) {
+	var partial *sinks.PartialError
 delivery:
 	for ctx.Err() == nil {
 		batch, torn, err := o.backlog.Next(maxBatchBytes)
@@ -155,8 +156,20 @@ delivery:
 			}
 			o.failures = 0
 			p.done(o, batch)
+		case errors.As(err, &partial):
+			rest := p.partial(o, batch, partial)
+			p.done(o, batch)
+			if len(rest) > 0 {
+				lost, rerr := o.backlog.Return(buffer.Batch{Records: rest})
+				p.spoolLoss(o.name, schema.GapSpoolFull, lost, "spool full: the oldest records were dropped")
+				if rerr != nil {
+					p.log.Error("cannot spool the records of a failed write; they stay in memory", "sink", o.name, "error", rerr)
+				}
+				o.failed(p.now())
+				break delivery
+			}
 		case sinks.IsPermanent(err):
-			p.reject(o, batch, err)
+			p.reject(o, batch.Records, err)
 			p.done(o, batch)
 		default:
 			if !o.failing {
@@ -194,20 +207,59 @@ func (p *pipeline) done(o *outbox, batch buffer.Batch) {
 // reject handles records a sink refused as permanently bad: they go to the
 // dead letters (written to stdout at SHUTDOWN) and a coverage gap names
 // them, since the sink will never hold them.
-func (p *pipeline) reject(o *outbox, batch buffer.Batch, err error) {
+func (p *pipeline) reject(o *outbox, records [][]byte, err error) {
 	if !o.rejected {
 		p.log.Error("sink refused records; they go to the dead letters", "sink", o.name, "error", err)
 		o.rejected = true
 	}
 	if o.dead != nil {
 		// Dropped dead letters are accounted for already: by the gap below.
-		if _, lost, derr := o.dead.Append(batch.Records); derr != nil || !lost.Zero() {
+		if _, lost, derr := o.dead.Append(records); derr != nil || !lost.Zero() {
 			p.log.Error("dead letters lost", "sink", o.name, "records", lost.Records, "error", derr)
 		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.lostLocked(o.name, schema.GapSinkRejected, batch.Records, err.Error())
+	p.lostLocked(o.name, schema.GapSinkRejected, records, err.Error())
+}
+
+// partial handles a batch the sink took in part: the records it refused
+// are rejected, those it could not name are counted against the batch's
+// seq range, and it returns the records to send again (when the sink asks
+// for it), the refused ones left out.
+func (p *pipeline) partial(o *outbox, batch buffer.Batch, pe *sinks.PartialError) (again [][]byte) {
+	refused := make(map[int]bool, len(pe.Rejected))
+	var records [][]byte
+	for _, i := range pe.Rejected {
+		if i >= 0 && i < len(batch.Records) && !refused[i] {
+			refused[i] = true
+			records = append(records, batch.Records[i])
+		}
+	}
+	if len(records) > 0 {
+		p.reject(o, records, pe)
+	}
+	if pe.RejectedCount > 0 {
+		p.mu.Lock()
+		for i, r := range schema.SeqsOf(batch.Records) {
+			n := int64(0)
+			if i == 0 {
+				n = int64(pe.RejectedCount)
+			}
+			p.lossLocked(lossKey{o.name, schema.GapSinkRejected, "extension", r.EnvID}, r.From, r.To, n, 0,
+				"the sink refused some of these records without naming them: "+pe.Error())
+		}
+		p.mu.Unlock()
+	}
+	if !pe.Retry {
+		return nil
+	}
+	for i, r := range batch.Records {
+		if !refused[i] {
+			again = append(again, r)
+		}
+	}
+	return again
 }
 
 // spoolLoss records records a spool dropped or could not read.

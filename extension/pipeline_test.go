@@ -352,3 +352,47 @@ func TestLossesAreAccountedInTheChain(t *testing.T) {
 		t.Errorf("report %+v, want losses accounted for and a closed, unbroken chain", r)
 	}
 }
+
+// partialSink takes every record but the first of each batch, refusing it
+// for good, and asks once for the rest to be sent again.
+type partialSink struct {
+	recordingSink
+	retried bool
+}
+
+func (s *partialSink) Write(_ context.Context, batch [][]byte) error {
+	s.calls++
+	if !s.retried {
+		s.retried = true
+		return &sinks.PartialError{Rejected: []int{0}, Retry: true, Err: errors.New("item 0: mapper_parsing_exception; others: es_rejected_execution_exception")}
+	}
+	for _, b := range batch {
+		s.got = append(s.got, string(b))
+	}
+	return nil
+}
+
+func TestPartialFailureRejectsSomeAndResendsTheRest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &partialSink{recordingSink: recordingSink{name: "es"}}
+		p, _, stdout := newSpooledPipeline(t, "env-1", delivery{QueueBytes: 1 << 20, SpoolDir: t.TempDir(), SpoolBytes: 8 << 20}, s)
+		p.telemetry(invocationTelemetry("r1"), 0, nil)
+		p.telemetry(invocationTelemetry("r2"), 0, nil)
+		p.flush(t.Context(), false) // the first record refused, the rest sent again at once
+		p.flush(t.Context(), false) // the gap naming the refused one
+		if got := strings.Join(actions(t, s.got), ","); got != "invocation,coverage_gap:sink_rejected" {
+			t.Fatalf("sink got %s", got)
+		}
+		var gap schema.Record
+		_ = json.Unmarshal([]byte(s.got[1]), &gap)
+		if gap.Gap.SeqFrom != 1 || gap.Gap.SeqTo != 1 || gap.Gap.Records != 1 {
+			t.Errorf("gap %+v, want seq 1 rejected", gap.Gap)
+		}
+		p.shutdown("spindown")
+		p.flush(t.Context(), true)
+		if n := p.undelivered(schema.GapShutdownDeadline); n != 1 || !strings.Contains(stdout.String(), `"audittrail.undelivered":"sink_rejected"`) {
+			t.Errorf("dead letters on stdout: %d: %s", n, stdout)
+		}
+		checkComplete(t, s.got)
+	})
+}

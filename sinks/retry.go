@@ -160,17 +160,21 @@ func (r *retrySink) Write(ctx context.Context, batch [][]byte) error {
 	if !ok {
 		deadline = time.Now().Add(r.cfg.MaxElapsed)
 	}
+	var part partialResult
 	for attempt := 1; ; attempt++ {
-		err := r.next.Write(ctx, batch)
+		err := part.narrow(r.next.Write(ctx, part.batch(batch)))
 		switch {
 		case err == nil:
 			r.failures = 0
-			return nil
+			return part.result(nil)
+		case isFinalPartial(err):
+			r.failures = 0 // the backend is up
+			return err
 		case IsPermanent(err):
 			return err
 		case ctx.Err() != nil:
 			r.failures++
-			return fmt.Errorf("sinks: retry: %w after %d attempt(s); last error: %w", ctx.Err(), attempt, err)
+			return part.result(fmt.Errorf("sinks: retry: %w after %d attempt(s); last error: %w", ctx.Err(), attempt, err))
 		}
 
 		wait := r.backoff.NextBackOff()
@@ -179,21 +183,94 @@ func (r *retrySink) Write(ctx context.Context, batch [][]byte) error {
 		}
 		if !time.Now().Add(wait).Before(deadline) {
 			r.failures++
-			return fmt.Errorf("sinks: retry: gave up after %d attempt(s), the next one in %v would pass the deadline: %w", attempt, wait, err)
+			return part.result(fmt.Errorf("sinks: retry: gave up after %d attempt(s), the next one in %v would pass the deadline: %w", attempt, wait, err))
 		}
 		if !sleep(ctx, wait) {
 			r.failures++
-			return fmt.Errorf("sinks: retry: %w after %d attempt(s); last error: %w", ctx.Err(), attempt, err)
+			return part.result(fmt.Errorf("sinks: retry: %w after %d attempt(s); last error: %w", ctx.Err(), attempt, err))
 		}
 	}
+}
+
+// partialResult follows a batch through partial failures: records refused
+// for good are left out of the next attempt, and the result names them by
+// their index in the original batch.
+type partialResult struct {
+	n        int   // size of the original batch
+	idx      []int // original index of each record still sent; nil: all
+	rejected []int
+	count    int
+	last     *PartialError
+}
+
+// batch returns the records to send next.
+func (p *partialResult) batch(orig [][]byte) [][]byte {
+	p.n = len(orig)
+	if p.idx == nil {
+		return orig
+	}
+	out := make([][]byte, len(p.idx))
+	for i, j := range p.idx {
+		out[i] = orig[j]
+	}
+	return out
+}
+
+// narrow takes an attempt's error. A partial failure asking for a retry
+// drops its refused records from the next attempt and becomes a plain
+// transient error; a final one comes back with every refusal so far.
+func (p *partialResult) narrow(err error) error {
+	var pe *PartialError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	if p.idx == nil {
+		p.idx = make([]int, p.n)
+		for i := range p.idx {
+			p.idx[i] = i
+		}
+	}
+	refused := map[int]bool{}
+	for _, i := range pe.Rejected {
+		if i >= 0 && i < len(p.idx) && !refused[i] {
+			refused[i] = true
+			p.rejected = append(p.rejected, p.idx[i])
+		}
+	}
+	p.count += pe.RejectedCount
+	p.last = pe
+	if !pe.Retry {
+		return p.result(nil)
+	}
+	kept := p.idx[:0:0]
+	for i, j := range p.idx {
+		if !refused[i] {
+			kept = append(kept, j)
+		}
+	}
+	p.idx = kept
+	return fmt.Errorf("sinks: retry: part of the batch failed: %w", pe.Err)
+}
+
+// result is the Write's outcome: err (nil on success, or why it gave up)
+// together with the refusals met on the way, if any.
+func (p *partialResult) result(err error) error {
+	if p.last == nil || (len(p.rejected) == 0 && p.count == 0) {
+		return err
+	}
+	cause := p.last.Err
+	if err != nil {
+		cause = err
+	}
+	return &PartialError{Rejected: p.rejected, RejectedCount: p.count, Retry: err != nil, Err: cause}
 }
 
 // probe makes the single attempt of a Write while the circuit is open.
 func (r *retrySink) probe(ctx context.Context, batch [][]byte) error {
 	err := r.next.Write(ctx, batch)
-	if err == nil {
+	if err == nil || isFinalPartial(err) {
 		r.failures = 0
-		return nil
+		return err
 	}
 	return fmt.Errorf("%w (one attempt per Write until one succeeds): %w", ErrCircuitOpen, err)
 }
@@ -208,4 +285,11 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// isFinalPartial reports a partial failure not worth sending again: the
+// backend took what it could and refused the rest for good.
+func isFinalPartial(err error) bool {
+	var pe *PartialError
+	return errors.As(err, &pe) && !pe.Retry
 }

@@ -1,11 +1,13 @@
 package sinks
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -598,4 +600,42 @@ func BenchmarkRetryWrite(b *testing.B) {
 			}
 		})
 	}
+}
+
+func TestRetryPartialErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		refuseB := &PartialError{Rejected: []int{1}, Err: errors.New("mapping conflict")}
+		againRefuseA := &PartialError{Rejected: []int{0}, Retry: true, Err: errors.New("item 0 refused, item 1 throttled")}
+		again := &PartialError{Retry: true, Err: errors.New("es_rejected_execution_exception")}
+		for _, tt := range []struct {
+			name     string
+			errs     []error
+			sent     []string // what each attempt sent
+			rejected []int    // nil: success
+		}{
+			{"refused in part: not sent again", []error{refuseB}, []string{"a,b,c"}, []int{1}},
+			{"retryable in part: sent again", []error{again, nil}, []string{"a,b,c", "a,b,c"}, nil},
+			{"refused in part, the rest sent again", []error{againRefuseA, nil}, []string{"a,b,c", "b,c"}, []int{0}},
+			{"refusals add up, by original index", []error{againRefuseA, refuseB}, []string{"a,b,c", "b,c"}, []int{0, 2}},
+		} {
+			s := &fakeSink{script: tt.errs}
+			w := WithRetry(s, DefaultRetryConfig())
+			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+			err := w.Write(ctx, [][]byte{[]byte("a"), []byte("b"), []byte("c")})
+			cancel()
+			var sent []string
+			for _, b := range s.batches {
+				sent = append(sent, string(bytes.Join(b, []byte(","))))
+			}
+			var pe *PartialError
+			switch {
+			case !slices.Equal(sent, tt.sent):
+				t.Errorf("%s: sent %q, want %q", tt.name, sent, tt.sent)
+			case tt.rejected == nil && err != nil:
+				t.Errorf("%s: %v", tt.name, err)
+			case tt.rejected != nil && (!errors.As(err, &pe) || pe.Retry || !slices.Equal(pe.Rejected, tt.rejected)):
+				t.Errorf("%s: error %#v, want records %v rejected for good", tt.name, err, tt.rejected)
+			}
+		}
+	})
 }
