@@ -1,5 +1,6 @@
 // Package secrets fetches the secrets the extension is configured to take
-// from AWS Secrets Manager (keys, tokens), with the function's own
+// from AWS Secrets Manager or SSM Parameter Store (keys, tokens), with the
+// function's own
 // credentials: the AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
 // AWS_SESSION_TOKEN that Lambda sets. Values are cached and never logged;
 // TLS certificates are verified.
@@ -14,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 )
 
 // Resolver fetches secrets by ARN. It is safe for concurrent use and
@@ -62,6 +64,40 @@ func (r *Resolver) Get(ctx context.Context, arn string) ([]byte, error) {
 		return nil, fmt.Errorf("secrets: %s has no value", arn)
 	}
 	r.cache[arn] = v
+	return v, nil
+}
+
+// Parameter returns the value of an SSM Parameter Store parameter (a name
+// like /audittrail/splunk-token, or its ARN), decrypted when it is a
+// SecureString, fetching it once. The region is the ARN's, else the
+// function's (AWS_REGION). AWS_ENDPOINT_URL_SSM overrides the endpoint.
+func (r *Resolver) Parameter(ctx context.Context, name string) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := "ssm:" + name
+	if v, ok := r.cache[key]; ok {
+		return v, nil
+	}
+	region, _ := r.lookup("AWS_REGION")
+	if parts := strings.SplitN(name, ":", 6); len(parts) == 6 && parts[0] == "arn" && parts[2] == "ssm" {
+		region = parts[3]
+	}
+	if region == "" || name == "" {
+		return nil, fmt.Errorf("secrets: parameter %q: no region (AWS_REGION) or no name", name)
+	}
+	opts := ssm.Options{Region: region, Credentials: aws.CredentialsProviderFunc(r.credentials)}
+	if ep, ok := r.lookup("AWS_ENDPOINT_URL_SSM"); ok && ep != "" {
+		opts.BaseEndpoint = aws.String(ep)
+	}
+	out, err := ssm.New(opts).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("secrets: parameter %s: %w", name, err)
+	}
+	if out.Parameter == nil || out.Parameter.Value == nil {
+		return nil, fmt.Errorf("secrets: parameter %s has no value", name)
+	}
+	v := []byte(*out.Parameter.Value)
+	r.cache[key] = v
 	return v, nil
 }
 

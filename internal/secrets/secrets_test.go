@@ -57,3 +57,25 @@ func TestRegionOf(t *testing.T) {
 		}
 	}
 }
+
+func TestParameter(t *testing.T) {
+	const name = "/audittrail/splunk-token"
+	sm := secretstest.New(t, map[string]string{name: "hec-token-123"})
+	r := New(lookup(sm.Env()))
+	for range 2 {
+		v, err := r.Parameter(t.Context(), name)
+		if err != nil || string(v) != "hec-token-123" {
+			t.Fatalf("Parameter = %q, %v", v, err)
+		}
+	}
+	if sm.Calls() != 1 {
+		t.Errorf("%d calls, want 1 (cached)", sm.Calls())
+	}
+	if _, err := r.Parameter(t.Context(), "/audittrail/missing"); err == nil || !strings.Contains(err.Error(), "ParameterNotFound") {
+		t.Errorf("missing parameter: %v", err)
+	}
+	noRegion := New(lookup(map[string]string{"AWS_ENDPOINT_URL_SSM": sm.URL}))
+	if _, err := noRegion.Parameter(t.Context(), name); err == nil || !strings.Contains(err.Error(), "no region") {
+		t.Errorf("parameter without a region: %v", err)
+	}
+}
