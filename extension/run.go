@@ -32,14 +32,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/audittrail/audittrail/buffer"
 	"github.com/audittrail/audittrail/internal/config"
 	"github.com/audittrail/audittrail/internal/secrets"
 	"github.com/audittrail/audittrail/schema"
 	"github.com/audittrail/audittrail/sinks"
-	"github.com/audittrail/audittrail/sinks/file"
-	"github.com/audittrail/audittrail/sinks/httpsink"
-	"github.com/audittrail/audittrail/sinks/stdout"
 	"github.com/google/uuid"
 )
 
@@ -90,7 +86,7 @@ func Run(ctx context.Context, opts Options) error {
 	client := NewClient(cfg.Lambda.RuntimeAPI)
 	lmi := cfg.Lambda.ManagedInstances()
 
-	ss, sinkErr := openSinks(cfg, opts.Stdout)
+	ss, sinkErr := openSinks(cfg, opts.Stdout, opts.Secrets)
 	if sinkErr != nil {
 		log.Error("sink disabled", "error", sinkErr)
 	}
@@ -474,42 +470,4 @@ func subscribe(ctx context.Context, c *Client, uri string, types []string, log *
 	}
 	log.Error("telemetry subscription failed; continuing without platform records", "error", errors.Join(errs...))
 	return false
-}
-
-// openSinks builds the configured sinks. A sink that cannot be built is
-// reported and left out; with none left, stdout is used so that records are
-// never dropped for want of a sink.
-func openSinks(cfg config.Config, out io.Writer) ([]sinks.Sink, error) {
-	var ss []sinks.Sink
-	var errs []error
-	for _, name := range cfg.Sinks {
-		switch name {
-		case config.SinkStdout:
-			ss = append(ss, stdout.New(out))
-		case config.SinkFile:
-			s, err := file.New(file.Config{Dir: cfg.FileDir})
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			ss = append(ss, s)
-		case config.SinkHTTP:
-			codec, err := buffer.ParseCodec(cfg.HTTP.Compression)
-			if err == nil {
-				var s *httpsink.Sink
-				if s, err = httpsink.New(httpsink.Config{URL: cfg.HTTP.URL, Codec: codec, Authorization: cfg.HTTP.Authorization}); err == nil {
-					ss = append(ss, s)
-				}
-			}
-			if err != nil {
-				errs = append(errs, err)
-			}
-		default:
-			errs = append(errs, fmt.Errorf("unknown sink %q", name))
-		}
-	}
-	if len(ss) == 0 {
-		ss = append(ss, stdout.New(out))
-	}
-	return ss, errors.Join(errs...)
 }

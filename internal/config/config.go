@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -27,12 +26,14 @@ type Var struct {
 // Variables lists every AUDITTRAIL_* variable, with its default and meaning.
 // The README's table is checked against it.
 func Variables() []Var {
+	return append(coreVariables(), sinkVariables()...)
+}
+
+// coreVariables lists the variables of the extension itself.
+func coreVariables() []Var {
 	return []Var{
-		{"AUDITTRAIL_SINKS", "stdout", "Comma-separated sinks to deliver to: `stdout` (one JSON line per record, to CloudWatch Logs), `file` (the local file store), `http` (NDJSON posted to a URL)."},
+		{"AUDITTRAIL_SINKS", "stdout", "Comma-separated sinks to deliver to: `splunk`, `elasticsearch`, `datadog`, `otlp`, `s3`, `http` (NDJSON posted to a URL), `file` (the local file store), `stdout` (one JSON line per record, to CloudWatch Logs). Each has its variables below."},
 		{"AUDITTRAIL_FILE_DIR", "$TMPDIR/audittrail/trail", "Directory of the file store (`file` sink): zstd-compressed NDJSON segments."},
-		{"AUDITTRAIL_HTTP_URL", "", "Where the `http` sink posts batches of records as NDJSON (`application/x-ndjson`), e.g. a Vector `http_server`, Fluent Bit `http` or Logstash `http` input; `https://` is verified against the system's CAs."},
-		{"AUDITTRAIL_HTTP_COMPRESSION", "gzip", "Content-Encoding of the `http` sink's requests: `gzip`, `zstd` or `none`."},
-		{"AUDITTRAIL_HTTP_AUTHORIZATION", "", "Value of the `http` sink's Authorization header (a secret: never logged)."},
 		{"AUDITTRAIL_TELEMETRY_TYPES", "platform", "Telemetry API streams to subscribe to: `platform`, `function`, `extension`. Adding `function` or `extension` writes their log lines as `log` records (the extension's own lines are always left out)."},
 		{"AUDITTRAIL_QUEUE_BYTES", "4194304", "Bound of each sink's in-memory queue, in bytes; records beyond it are spilled to the spool (without a spool: dropped and counted in a coverage-gap record)."},
 		{"AUDITTRAIL_SPOOL_DIR", "$TMPDIR/audittrail/spool", "Directory of the spool: records a sink has not taken yet wait there, across freezes and across the reset after a timeout or crash."},
@@ -66,15 +67,18 @@ func LambdaVariables() []Var {
 	}
 }
 
-// Sink names.
-const (
-	SinkStdout = "stdout"
-	SinkFile   = "file"
-	SinkHTTP   = "http"
-)
-
-// knownSinks lists the sink names AUDITTRAIL_SINKS accepts.
-var knownSinks = []string{SinkStdout, SinkFile, SinkHTTP}
+// FallbackVariables lists the variables of other tools the extension reads
+// when its own are not set, so that their users' settings just work.
+func FallbackVariables() []Var {
+	return []Var{
+		{"DD_API_KEY", "", "The Datadog API key, when no `AUDITTRAIL_DATADOG_API_KEY*` is set."},
+		{"DD_SITE", "", "The Datadog site, when `AUDITTRAIL_DATADOG_SITE` is not set."},
+		{"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "", "The OTLP logs URL, when `AUDITTRAIL_OTLP_ENDPOINT` is not set."},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "The OTLP base URL (`/v1/logs` is added), when neither of the above is set."},
+		{"OTEL_EXPORTER_OTLP_HEADERS", "", "OTLP request headers, when no `AUDITTRAIL_OTLP_HEADERS*` is set."},
+		{"OTEL_EXPORTER_OTLP_COMPRESSION", "", "OTLP compression, when `AUDITTRAIL_OTLP_COMPRESSION` is not set."},
+	}
+}
 
 // Flush modes (AUDITTRAIL_FLUSH).
 const (
@@ -121,9 +125,17 @@ func ParseFlush(v string) (Flush, error) {
 
 // Config is the extension's whole configuration.
 type Config struct {
-	Sinks          []string
-	FileDir        string
-	HTTP           HTTP
+	Sinks   []string
+	FileDir string
+	// The sinks' settings.
+	HTTP          HTTP
+	Splunk        Splunk
+	Elasticsearch Elasticsearch
+	Datadog       Datadog
+	OTLP          OTLP
+	S3            S3
+	// CABundle names a PEM file of CAs the sinks trust besides the system's.
+	CABundle       string
 	TelemetryTypes []string
 	// QueueBytes bounds each sink's in-memory queue.
 	QueueBytes int
@@ -153,15 +165,6 @@ type Config struct {
 	ChainKey    []byte
 	ChainKeyARN string
 	Lambda      Lambda
-}
-
-// HTTP configures the http sink.
-type HTTP struct {
-	URL string
-	// Compression is none, gzip or zstd.
-	Compression string
-	// Authorization is the Authorization header's value (a secret).
-	Authorization string
 }
 
 // Lambda is what the platform tells the extension through its environment.
@@ -194,14 +197,9 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	}
 	tmp := get("TMPDIR", "/tmp")
 	c := Config{
-		Sinks:          splitList(get("AUDITTRAIL_SINKS", SinkStdout)),
-		FileDir:        get("AUDITTRAIL_FILE_DIR", filepath.Join(tmp, "audittrail", "trail")),
-		TelemetryTypes: splitList(get("AUDITTRAIL_TELEMETRY_TYPES", "platform")),
-		HTTP: HTTP{
-			URL:           get("AUDITTRAIL_HTTP_URL", ""),
-			Compression:   strings.ToLower(get("AUDITTRAIL_HTTP_COMPRESSION", "gzip")),
-			Authorization: get("AUDITTRAIL_HTTP_AUTHORIZATION", ""),
-		},
+		Sinks:           splitList(get("AUDITTRAIL_SINKS", SinkStdout)),
+		FileDir:         get("AUDITTRAIL_FILE_DIR", filepath.Join(tmp, "audittrail", "trail")),
+		TelemetryTypes:  splitList(get("AUDITTRAIL_TELEMETRY_TYPES", "platform")),
 		QueueBytes:      4 << 20,
 		SpoolDir:        get("AUDITTRAIL_SPOOL_DIR", filepath.Join(tmp, "audittrail", "spool")),
 		SpoolBytes:      64 << 20,
@@ -232,7 +230,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	if key, ok := lookup("AUDITTRAIL_CHAIN_KEY"); ok && key != "" {
 		c.ChainKey = []byte(key)
 	}
-	var errs []error
+	errs := c.readSinks(get)
 	if v := get("AUDITTRAIL_SPOOL_BYTES", ""); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
@@ -301,11 +299,8 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 // disables one option, never the extension.
 func (c *Config) sanitize() {
 	c.Sinks = slices.DeleteFunc(c.Sinks, func(s string) bool {
-		return !slices.Contains(knownSinks, s) || (s == SinkHTTP && c.HTTP.validate() != nil)
+		return !slices.Contains(knownSinks, s) || c.sinkProblems(s) != nil
 	})
-	if c.HTTP.validate() != nil {
-		c.HTTP = HTTP{}
-	}
 	if len(c.Sinks) == 0 {
 		c.Sinks = []string{SinkStdout}
 	}
@@ -358,9 +353,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("AUDITTRAIL_SINKS: unknown sink %q (known: %s)", s, strings.Join(knownSinks, ", ")))
 		}
 	}
-	if slices.Contains(c.Sinks, SinkHTTP) {
-		if err := c.HTTP.validate(); err != nil {
-			errs = append(errs, err)
+	for _, s := range c.Sinks {
+		if err := c.sinkProblems(s); err != nil {
+			errs = append(errs, fmt.Errorf("sink %s disabled: %w", s, err))
 		}
 	}
 	if c.SpoolBytes != 0 && c.SpoolBytes < minSpoolBytes {
@@ -425,27 +420,6 @@ func (c Config) Validate() error {
 
 // minSpoolBytes is the smallest spool worth having: a few segments.
 const minSpoolBytes = 64 << 10
-
-// validate checks the http sink's settings.
-func (h HTTP) validate() error {
-	var errs []error
-	u, err := url.Parse(h.URL)
-	switch {
-	case h.URL == "":
-		errs = append(errs, errors.New("AUDITTRAIL_HTTP_URL: required by the http sink"))
-	case err != nil:
-		errs = append(errs, errors.New("AUDITTRAIL_HTTP_URL: not a URL"))
-	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		// Redacted: a URL may carry a password.
-		errs = append(errs, fmt.Errorf("AUDITTRAIL_HTTP_URL: %q is not an http:// or https:// URL", u.Redacted()))
-	}
-	switch h.Compression {
-	case "gzip", "zstd", "none":
-	default:
-		errs = append(errs, fmt.Errorf("AUDITTRAIL_HTTP_COMPRESSION: %q is not gzip, zstd or none", h.Compression))
-	}
-	return errors.Join(errs...)
-}
 
 // LogRecords reports whether function or extension log lines become records.
 func (c Config) LogRecords() bool {

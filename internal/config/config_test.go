@@ -166,7 +166,7 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 			t.Errorf("README lacks the row:\n%s", row)
 		}
 	}
-	for _, v := range LambdaVariables() {
+	for _, v := range append(LambdaVariables(), FallbackVariables()...) {
 		if !strings.Contains(string(readme), "`"+v.Name+"`") {
 			t.Errorf("README does not mention %s", v.Name)
 		}
@@ -179,7 +179,7 @@ func TestEveryVariableReadIsDocumented(t *testing.T) {
 	var read []string
 	_, _ = FromEnv(func(k string) (string, bool) { read = append(read, k); return "", false })
 	var documented []string
-	for _, v := range append(Variables(), LambdaVariables()...) {
+	for _, v := range slices.Concat(Variables(), LambdaVariables(), FallbackVariables()) {
 		documented = append(documented, v.Name)
 	}
 	slices.Sort(read)

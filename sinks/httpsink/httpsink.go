@@ -32,7 +32,7 @@ type Config struct {
 	// Codec compresses request bodies.
 	Codec buffer.Codec
 	// Authorization, when set, is sent as the Authorization header.
-	Authorization string
+	Authorization *sinks.Secret
 	// Client sends the requests; nil means a client with Go's defaults
 	// (TLS certificates verified).
 	Client *http.Client
@@ -82,8 +82,12 @@ func (s *Sink) Write(ctx context.Context, batch [][]byte) error {
 	if enc := s.cfg.Codec.ContentEncoding(); enc != "" {
 		req.Header.Set("Content-Encoding", enc)
 	}
-	if s.cfg.Authorization != "" {
-		req.Header.Set("Authorization", s.cfg.Authorization)
+	if s.cfg.Authorization != nil {
+		auth, err := s.cfg.Authorization.Get(ctx)
+		if err != nil {
+			return fmt.Errorf("httpsink: authorization: %w", err)
+		}
+		req.Header.Set("Authorization", auth)
 	}
 	conn := new(usedConn)
 	req = req.WithContext(httptrace.WithClientTrace(ctx, conn.trace()))

@@ -63,7 +63,7 @@ func TestWriteEncodesEveryCodec(t *testing.T) {
 				w.WriteHeader(http.StatusNoContent)
 			}))
 			defer srv.Close()
-			s, err := New(Config{URL: srv.URL, Codec: codec, Authorization: "Bearer xyz"})
+			s, err := New(Config{URL: srv.URL, Codec: codec, Authorization: sinks.StaticSecret("Bearer xyz")})
 			if err != nil {
 				t.Fatal(err)
 			}
