@@ -2,9 +2,13 @@ package extension
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
 
 	"github.com/audittrail/audittrail/buffer"
 	"github.com/audittrail/audittrail/internal/config"
@@ -12,6 +16,7 @@ import (
 	"github.com/audittrail/audittrail/sinks"
 	"github.com/audittrail/audittrail/sinks/file"
 	"github.com/audittrail/audittrail/sinks/httpsink"
+	"github.com/audittrail/audittrail/sinks/s3"
 	"github.com/audittrail/audittrail/sinks/stdout"
 )
 
@@ -21,8 +26,12 @@ import (
 func openSinks(cfg config.Config, out io.Writer, r *secrets.Resolver) ([]sinks.Sink, error) {
 	var ss []sinks.Sink
 	var errs []error
+	client, err := httpClient(cfg.CABundle)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	for _, name := range cfg.Sinks {
-		s, err := openSink(name, cfg, out, r)
+		s, err := openSink(name, cfg, out, r, client)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("sink %s disabled: %w", name, err))
 			continue
@@ -36,7 +45,7 @@ func openSinks(cfg config.Config, out io.Writer, r *secrets.Resolver) ([]sinks.S
 }
 
 // openSink builds one sink.
-func openSink(name string, cfg config.Config, out io.Writer, r *secrets.Resolver) (sinks.Sink, error) {
+func openSink(name string, cfg config.Config, out io.Writer, r *secrets.Resolver, client *http.Client) (sinks.Sink, error) {
 	switch name {
 	case config.SinkStdout:
 		return stdout.New(out), nil
@@ -47,13 +56,45 @@ func openSink(name string, cfg config.Config, out io.Writer, r *secrets.Resolver
 		if err != nil {
 			return nil, err
 		}
-		c := httpsink.Config{URL: cfg.HTTP.URL, Codec: codec}
+		c := httpsink.Config{URL: cfg.HTTP.URL, Codec: codec, Client: client}
 		if cfg.HTTP.Authorization.IsSet() {
 			c.Authorization = secretOf(r, cfg.HTTP.Authorization)
 		}
 		return httpsink.New(c)
+	case config.SinkS3:
+		codec, err := buffer.ParseCodec(cfg.S3.Compression)
+		if err != nil {
+			return nil, err
+		}
+		return s3.New(s3.Config{Bucket: cfg.S3.Bucket, Prefix: cfg.S3.Prefix, Region: cfg.S3.Region, Codec: codec,
+			Function: cfg.Lambda.FunctionName, Endpoint: cfg.S3.Endpoint, Credentials: r.Credentials, Client: client})
 	}
 	return nil, fmt.Errorf("unknown sink %q", name)
+}
+
+// httpClient is the client of the HTTP sinks: Go's defaults (certificates
+// verified against the system's CAs), plus the CAs of caBundle when given.
+// A bundle that cannot be used is reported and left out.
+func httpClient(caBundle string) (*http.Client, error) {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 4
+	client := &http.Client{Transport: t}
+	if caBundle == "" {
+		return client, nil
+	}
+	pem, err := os.ReadFile(caBundle)
+	if err != nil {
+		return client, fmt.Errorf("AUDITTRAIL_CA_BUNDLE: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return client, fmt.Errorf("AUDITTRAIL_CA_BUNDLE: %s holds no PEM certificate", caBundle)
+	}
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return client, nil
 }
 
 // secretOf turns a configured secret into a sink's: its value, or fetched

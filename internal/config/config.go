@@ -77,6 +77,7 @@ func FallbackVariables() []Var {
 		{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "The OTLP base URL (`/v1/logs` is added), when neither of the above is set."},
 		{"OTEL_EXPORTER_OTLP_HEADERS", "", "OTLP request headers, when no `AUDITTRAIL_OTLP_HEADERS*` is set."},
 		{"OTEL_EXPORTER_OTLP_COMPRESSION", "", "OTLP compression, when `AUDITTRAIL_OTLP_COMPRESSION` is not set."},
+		{"AWS_ENDPOINT_URL_S3", "", "The AWS SDKs' override of the S3 endpoint (an S3-compatible store), for the `s3` sink."},
 	}
 }
 

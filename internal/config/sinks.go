@@ -110,6 +110,8 @@ type OTLP struct {
 // S3 configures the S3 archive sink.
 type S3 struct {
 	Bucket, Prefix, Region, Compression string
+	// Endpoint overrides S3's (AWS_ENDPOINT_URL_S3).
+	Endpoint string
 }
 
 // sinkVariables documents the variables of the sinks.
@@ -233,6 +235,7 @@ func (c *Config) readSinks(get func(name, def string) string) []error {
 		Prefix:      get("AUDITTRAIL_S3_PREFIX", "audittrail/"),
 		Region:      get("AUDITTRAIL_S3_REGION", c.Lambda.Region),
 		Compression: strings.ToLower(get("AUDITTRAIL_S3_COMPRESSION", "gzip")),
+		Endpoint:    get("AWS_ENDPOINT_URL_S3", ""),
 	}
 	c.CABundle = get("AUDITTRAIL_CA_BUNDLE", "")
 	return errs

@@ -101,6 +101,12 @@ func (r *Resolver) Parameter(ctx context.Context, name string) ([]byte, error) {
 	return v, nil
 }
 
+// Credentials returns the function's role credentials, from the
+// environment, for the sinks that sign their requests (S3, OpenSearch).
+func (r *Resolver) Credentials(ctx context.Context) (aws.Credentials, error) {
+	return r.credentials(ctx)
+}
+
 // credentials are the function's role credentials, from the environment.
 func (r *Resolver) credentials(context.Context) (aws.Credentials, error) {
 	id, _ := r.lookup("AWS_ACCESS_KEY_ID")
