@@ -127,6 +127,8 @@ func (p *pipeline) flush(ctx context.Context, force bool) {
 	for _, o := range p.outboxes {
 		if force || !o.resting(now) {
 			wg.Go(func() { p.deliver(ctx, o) })
+		} else {
+			p.spill(o)
 		}
 	}
 	wg.Wait()
@@ -185,7 +187,12 @@ delivery:
 			break delivery
 		}
 	}
-	// What the sink did not take waits on disk: it survives a reset.
+	p.spill(o)
+}
+
+// spill moves what a sink has not taken to disk, where it survives a
+// freeze and a reset.
+func (p *pipeline) spill(o *outbox) {
 	if mem, _ := o.backlog.Len(); mem > 0 {
 		lost, err := o.backlog.Spill()
 		p.spoolLoss(o.name, schema.GapSpoolFull, lost, "spool full: the oldest records were dropped")
