@@ -14,6 +14,7 @@ import (
 	"github.com/audittrail/audittrail/internal/config"
 	"github.com/audittrail/audittrail/internal/secrets"
 	"github.com/audittrail/audittrail/sinks"
+	"github.com/audittrail/audittrail/sinks/datadog"
 	"github.com/audittrail/audittrail/sinks/file"
 	"github.com/audittrail/audittrail/sinks/httpsink"
 	"github.com/audittrail/audittrail/sinks/s3"
@@ -61,6 +62,10 @@ func openSink(name string, cfg config.Config, out io.Writer, r *secrets.Resolver
 			c.Authorization = secretOf(r, cfg.HTTP.Authorization)
 		}
 		return httpsink.New(c)
+	case config.SinkDatadog:
+		d := cfg.Datadog
+		return datadog.New(datadog.Config{APIKey: secretOf(r, d.APIKey), Site: d.Site, URL: d.URL, Service: d.Service,
+			Tags: datadog.ParseTags(d.Tags), Compression: buffer.Gzip, Client: client})
 	case config.SinkS3:
 		codec, err := buffer.ParseCodec(cfg.S3.Compression)
 		if err != nil {
@@ -73,12 +78,15 @@ func openSink(name string, cfg config.Config, out io.Writer, r *secrets.Resolver
 }
 
 // httpClient is the client of the HTTP sinks: Go's defaults (certificates
-// verified against the system's CAs), plus the CAs of caBundle when given.
+// verified against the system's CAs), plus the CAs of caBundle when given,
+// and no redirects.
 // A bundle that cannot be used is reported and left out.
 func httpClient(caBundle string) (*http.Client, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 4
-	client := &http.Client{Transport: t}
+	// Never follow a redirect: a sink's credentials (DD-API-KEY, say)
+	// would go along to wherever it leads.
+	client := &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	if caBundle == "" {
 		return client, nil
 	}

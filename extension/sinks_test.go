@@ -41,3 +41,25 @@ func TestSinkClientVerifiesTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestSinkClientNeverFollowsRedirects: credentials in custom headers must
+// not follow a redirect to another host.
+func TestSinkClientNeverFollowsRedirects(t *testing.T) {
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("redirect followed, with DD-API-KEY %q", r.Header.Get("DD-API-KEY"))
+	}))
+	defer elsewhere.Close()
+	srv := httptest.NewServer(http.RedirectHandler(elsewhere.URL, http.StatusTemporaryRedirect))
+	defer srv.Close()
+	client, _ := httpClient("")
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("{}"))
+	req.Header.Set("DD-API-KEY", "secret")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTemporaryRedirect {
+		t.Errorf("status %d, want the redirect itself", resp.StatusCode)
+	}
+}
