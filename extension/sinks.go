@@ -18,6 +18,7 @@ import (
 	"github.com/audittrail/audittrail/sinks/file"
 	"github.com/audittrail/audittrail/sinks/httpsink"
 	"github.com/audittrail/audittrail/sinks/s3"
+	"github.com/audittrail/audittrail/sinks/splunk"
 	"github.com/audittrail/audittrail/sinks/stdout"
 )
 
@@ -62,6 +63,10 @@ func openSink(name string, cfg config.Config, out io.Writer, r *secrets.Resolver
 			c.Authorization = secretOf(r, cfg.HTTP.Authorization)
 		}
 		return httpsink.New(c)
+	case config.SinkSplunk:
+		sp := cfg.Splunk
+		return splunk.New(splunk.Config{URL: sp.URL, Token: secretOf(r, sp.Token), Host: sp.Host, Source: sp.Source,
+			Sourcetype: sp.Sourcetype, Index: sp.Index, Ack: sp.Ack, Client: client})
 	case config.SinkDatadog:
 		d := cfg.Datadog
 		return datadog.New(datadog.Config{APIKey: secretOf(r, d.APIKey), Site: d.Site, URL: d.URL, Service: d.Service,
