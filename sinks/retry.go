@@ -249,7 +249,13 @@ func (p *partialResult) narrow(err error) error {
 		}
 	}
 	p.idx = kept
-	return fmt.Errorf("sinks: retry: part of the batch failed: %w", pe.Err)
+	// The rest is to be sent again whatever marks pe.Err carries; only a
+	// Retry-After it asks for is kept.
+	err = fmt.Errorf("sinks: retry: part of the batch failed: %v", pe.Err)
+	if after, ok := RetryAfter(pe.Err); ok {
+		err = Throttled(err, after)
+	}
+	return err
 }
 
 // result is the Write's outcome: err (nil on success, or why it gave up)

@@ -617,6 +617,8 @@ func TestRetryPartialErrors(t *testing.T) {
 			{"retryable in part: sent again", []error{again, nil}, []string{"a,b,c", "a,b,c"}, nil},
 			{"refused in part, the rest sent again", []error{againRefuseA, nil}, []string{"a,b,c", "b,c"}, []int{0}},
 			{"refusals add up, by original index", []error{againRefuseA, refuseB}, []string{"a,b,c", "b,c"}, []int{0, 2}},
+			{"a retry is a retry whatever its cause says", []error{&PartialError{Rejected: []int{2}, Retry: true, Err: Permanent(errors.New("item 2: mapper_parsing_exception"))}, nil},
+				[]string{"a,b,c", "a,b"}, []int{2}},
 		} {
 			s := &fakeSink{script: tt.errs}
 			w := WithRetry(s, DefaultRetryConfig())
