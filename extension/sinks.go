@@ -17,6 +17,7 @@ import (
 	"github.com/audittrail/audittrail/sinks/datadog"
 	"github.com/audittrail/audittrail/sinks/file"
 	"github.com/audittrail/audittrail/sinks/httpsink"
+	"github.com/audittrail/audittrail/sinks/otlp"
 	"github.com/audittrail/audittrail/sinks/s3"
 	"github.com/audittrail/audittrail/sinks/splunk"
 	"github.com/audittrail/audittrail/sinks/stdout"
@@ -71,6 +72,13 @@ func openSink(name string, cfg config.Config, out io.Writer, r *secrets.Resolver
 		d := cfg.Datadog
 		return datadog.New(datadog.Config{APIKey: secretOf(r, d.APIKey), Site: d.Site, URL: d.URL, Service: d.Service,
 			Tags: datadog.ParseTags(d.Tags), Compression: buffer.Gzip, Client: client})
+	case config.SinkOTLP:
+		o := cfg.OTLP
+		c := otlp.Config{Endpoint: o.Endpoint, Compression: buffer.Codec(o.Compression), ServiceName: cfg.Lambda.FunctionName, Client: client}
+		if o.Headers.IsSet() {
+			c.Headers = secretOf(r, o.Headers)
+		}
+		return otlp.New(c)
 	case config.SinkS3:
 		codec, err := buffer.ParseCodec(cfg.S3.Compression)
 		if err != nil {
