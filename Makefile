@@ -17,9 +17,13 @@ help: ## List the targets
 build: ## Build the static binary bin/audittrail
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/audittrail ./cmd/audittrail
 
-test: ## Run all tests (race detector when a C compiler is present)
+test: peers ## Run all tests (race detector when a C compiler is present)
 	@[ -n "$(RACE)" ] || echo "note: no C compiler found, running tests without -race"
 	CGO_ENABLED=$(if $(RACE),1,0) $(GO) test $(RACE) -timeout 12m -count=1 ./...
+
+.PHONY: peers
+peers: ## Build the real test receivers (OTel Collector, VictoriaLogs, Toxiproxy) once into a cache
+	GO=$(GO) sh internal/peers/build/peers.sh
 
 lint: ## gofmt, go vet, staticcheck (pinned)
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

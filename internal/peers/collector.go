@@ -60,7 +60,7 @@ type CollectorPeer struct {
 // returns once its pipelines have started. It is stopped when the test ends.
 func Collector(t testing.TB, opts CollectorOptions) *CollectorPeer {
 	t.Helper()
-	bin := binary(t, "otelcol-peers", pinned(t).otelcol, "otelcol-peers")
+	bin := peerBinary(t, "otelcol-peers", pinned(t).otelcol, "otelcol-peers")
 	token := opts.HECToken
 	if token == "" {
 		token = DefaultHECToken

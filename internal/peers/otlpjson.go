@@ -184,10 +184,10 @@ func parseExportedLogs(r io.Reader, receiver string) ([]LogRecord, error) {
 		for _, rl := range req.ResourceLogs {
 			for _, sl := range rl.ScopeLogs {
 				for _, lr := range sl.LogRecords {
+					// Each record gets its own Resource map.
 					recs = append(recs, LogRecord{
-						Receiver: receiver,
-						Resource: attributes(rl.Resource.Attributes), // a map per record
-
+						Receiver:       receiver,
+						Resource:       attributes(rl.Resource.Attributes),
 						Scope:          sl.Scope.Name,
 						Time:           unixNano(lr.TimeUnixNano),
 						ObservedTime:   unixNano(lr.ObservedTimeUnixNano),

@@ -16,6 +16,21 @@
 // waits until it reports healthy, and stops it when the test ends. A
 // process's output goes to a log file under t.TempDir(), printed when the
 // test fails. A peer that was not built fails the test: tests never skip.
+//
+// What the peers do not do like the real services (details in
+// /work/shared/research/peers.md):
+//
+//   - HEC: a missing or wrong token is 401 with a plain-text body (Splunk:
+//     401 code 2 / 403 code 4, JSON); only the "Splunk" scheme is accepted;
+//     the health endpoint needs the token too; a request without a channel
+//     succeeds even with acks on; an ack is true as soon as the request was
+//     answered, and is reported once.
+//   - VictoriaLogs _bulk always answers errors:false (no per-item errors, no
+//     per-item 429); a bad line or action ends the request with 200 and an
+//     empty body, the lines after it dropped; a form Content-Type stores
+//     nothing. The only real 429 is the read-only storage (SetReadOnly).
+//   - An open OTLP/gRPC client connection delays the collector's stop by
+//     about a second; close clients before the test ends.
 package peers
 
 import (
@@ -90,9 +105,9 @@ func Dir(t testing.TB) string {
 	return dir
 }
 
-// binary returns the path of the built peer binary name, which peers.sh puts
+// peerBinary returns the path of the built peer binary name, which peers.sh puts
 // in Dir/<peer>-<version>/, or fails the test telling to run `make peers`.
-func binary(t testing.TB, peer, version, name string) string {
+func peerBinary(t testing.TB, peer, version, name string) string {
 	t.Helper()
 	path := filepath.Join(Dir(t), peer+"-"+version, name)
 	info, err := os.Stat(path)

@@ -19,6 +19,9 @@ import (
 const (
 	// readyTimeout bounds how long a peer may take to report healthy.
 	readyTimeout = 30 * time.Second
+	// apiTimeout bounds one call to a peer's API (queries, toxics). Calls do
+	// not use t.Context(), so that they also work in t.Cleanup functions.
+	apiTimeout = 30 * time.Second
 	// checkTimeout bounds one health check request.
 	checkTimeout = 2 * time.Second
 	// stopGrace is how long a peer may take to exit after SIGTERM before it
@@ -78,7 +81,8 @@ func launch(t testing.TB, s launchSpec, addrs []string) (*process, []string) {
 		if startErr != nil {
 			t.Fatalf("peers: %v", startErr)
 		}
-		err = p.waitReady(t.Context(), func(ctx context.Context) error { return s.ready(ctx, use) })
+		// Not t.Context(): SetReadOnly may restart a peer from a cleanup.
+		err = p.waitReady(context.Background(), func(ctx context.Context) error { return s.ready(ctx, use) })
 		if err == nil {
 			t.Logf("peers: %s ready on %s (pid %d, log %s)", s.name, strings.Join(use, " "), p.cmd.Process.Pid, p.logPath)
 			return p, use

@@ -26,7 +26,7 @@ type ToxiproxyPeer struct {
 // and returns once it answers. It is stopped when the test ends.
 func Toxiproxy(t testing.TB) *ToxiproxyPeer {
 	t.Helper()
-	bin := binary(t, "toxiproxy", pinned(t).toxiproxy, "toxiproxy-server")
+	bin := peerBinary(t, "toxiproxy", pinned(t).toxiproxy, "toxiproxy-server")
 	client := &http.Client{}
 	_, addrs := launch(t, launchSpec{
 		name:  "toxiproxy",
@@ -72,7 +72,7 @@ func (p *ToxiproxyPeer) Proxy(t testing.TB, name, upstream string) *Proxy {
 		Upstream string `json:"upstream"`
 	}
 	in := map[string]any{"name": name, "listen": "127.0.0.1:0", "upstream": upstream, "enabled": true}
-	if err := p.call(t.Context(), http.MethodPost, "/proxies", in, &created); err != nil {
+	if err := p.call(http.MethodPost, "/proxies", in, &created); err != nil {
 		t.Fatalf("peers: toxiproxy create proxy %s -> %s: %v", name, upstream, err)
 	}
 	return &Proxy{Name: created.Name, Addr: created.Listen, Upstream: created.Upstream, peer: p}
@@ -81,7 +81,7 @@ func (p *ToxiproxyPeer) Proxy(t testing.TB, name, upstream string) *Proxy {
 // Reset enables every proxy and removes every toxic.
 func (p *ToxiproxyPeer) Reset(t testing.TB) {
 	t.Helper()
-	if err := p.call(t.Context(), http.MethodPost, "/reset", nil, nil); err != nil {
+	if err := p.call(http.MethodPost, "/reset", nil, nil); err != nil {
 		t.Fatalf("peers: toxiproxy reset: %v", err)
 	}
 }
@@ -141,7 +141,7 @@ func (x *Proxy) AddToxic(t testing.TB, toxic Toxic) string {
 	var created struct {
 		Name string `json:"name"`
 	}
-	if err := x.peer.call(t.Context(), http.MethodPost, "/proxies/"+url.PathEscape(x.Name)+"/toxics", toxic, &created); err != nil {
+	if err := x.peer.call(http.MethodPost, "/proxies/"+url.PathEscape(x.Name)+"/toxics", toxic, &created); err != nil {
 		t.Fatalf("peers: toxiproxy add %s toxic to %s: %v", toxic.Type, x.Name, err)
 	}
 	return created.Name
@@ -150,7 +150,7 @@ func (x *Proxy) AddToxic(t testing.TB, toxic Toxic) string {
 // RemoveToxic removes the named toxic from the proxy.
 func (x *Proxy) RemoveToxic(t testing.TB, name string) {
 	t.Helper()
-	if err := x.peer.call(t.Context(), http.MethodDelete, "/proxies/"+url.PathEscape(x.Name)+"/toxics/"+url.PathEscape(name), nil, nil); err != nil {
+	if err := x.peer.call(http.MethodDelete, "/proxies/"+url.PathEscape(x.Name)+"/toxics/"+url.PathEscape(name), nil, nil); err != nil {
 		t.Fatalf("peers: toxiproxy remove toxic %s from %s: %v", name, x.Name, err)
 	}
 }
@@ -171,14 +171,16 @@ func (x *Proxy) Enable(t testing.TB) {
 // setEnabled updates the proxy's enabled flag.
 func (x *Proxy) setEnabled(t testing.TB, enabled bool) {
 	t.Helper()
-	if err := x.peer.call(t.Context(), http.MethodPost, "/proxies/"+url.PathEscape(x.Name), map[string]any{"enabled": enabled}, nil); err != nil {
+	if err := x.peer.call(http.MethodPost, "/proxies/"+url.PathEscape(x.Name), map[string]any{"enabled": enabled}, nil); err != nil {
 		t.Fatalf("peers: toxiproxy set %s enabled=%t: %v", x.Name, enabled, err)
 	}
 }
 
 // call sends in (if not nil) as JSON to the API and decodes a 2xx answer
 // into out (if not nil).
-func (p *ToxiproxyPeer) call(ctx context.Context, method, path string, in, out any) error {
+func (p *ToxiproxyPeer) call(method, path string, in, out any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+	defer cancel()
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)

@@ -53,7 +53,7 @@ type VictoriaLogsPeer struct {
 func VictoriaLogs(t testing.TB, opts VictoriaLogsOptions) *VictoriaLogsPeer {
 	t.Helper()
 	v := &VictoriaLogsPeer{
-		bin:     binary(t, "victoria-logs", pinned(t).victoriaMetrics, "victoria-logs"),
+		bin:     peerBinary(t, "victoria-logs", pinned(t).victoriaMetrics, "victoria-logs"),
 		dataDir: filepath.Join(t.TempDir(), "data"),
 		client:  &http.Client{},
 	}
@@ -103,7 +103,7 @@ func (v *VictoriaLogsPeer) SetReadOnly(t testing.TB, readOnly bool) {
 // VictoriaLogs takes about a second).
 func (v *VictoriaLogsPeer) Flush(t testing.TB) {
 	t.Helper()
-	if _, err := v.get(t.Context(), "/internal/force_flush"); err != nil {
+	if _, err := v.get("/internal/force_flush"); err != nil {
 		t.Fatalf("peers: victoria-logs flush: %v", err)
 	}
 }
@@ -116,7 +116,7 @@ func (v *VictoriaLogsPeer) Flush(t testing.TB) {
 func (v *VictoriaLogsPeer) Query(t testing.TB, logsql string) []map[string]string {
 	t.Helper()
 	v.Flush(t)
-	body, err := v.get(t.Context(), "/select/logsql/query?"+url.Values{"query": {logsql}}.Encode())
+	body, err := v.get("/select/logsql/query?" + url.Values{"query": {logsql}}.Encode())
 	if err != nil {
 		t.Fatalf("peers: victoria-logs query %q: %v", logsql, err)
 	}
@@ -128,7 +128,9 @@ func (v *VictoriaLogsPeer) Query(t testing.TB, logsql string) []map[string]strin
 }
 
 // get performs GET path and returns the body of a 200 answer.
-func (v *VictoriaLogsPeer) get(ctx context.Context, path string) ([]byte, error) {
+func (v *VictoriaLogsPeer) get(path string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.URL+path, nil)
 	if err != nil {
 		return nil, err
