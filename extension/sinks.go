@@ -15,6 +15,7 @@ import (
 	"github.com/audittrail/audittrail/internal/secrets"
 	"github.com/audittrail/audittrail/sinks"
 	"github.com/audittrail/audittrail/sinks/datadog"
+	"github.com/audittrail/audittrail/sinks/elasticsearch"
 	"github.com/audittrail/audittrail/sinks/file"
 	"github.com/audittrail/audittrail/sinks/httpsink"
 	"github.com/audittrail/audittrail/sinks/otlp"
@@ -68,6 +69,8 @@ func openSink(name string, cfg config.Config, out io.Writer, r *secrets.Resolver
 		sp := cfg.Splunk
 		return splunk.New(splunk.Config{URL: sp.URL, Token: secretOf(r, sp.Token), Host: sp.Host, Source: sp.Source,
 			Sourcetype: sp.Sourcetype, Index: sp.Index, Ack: sp.Ack, Client: client})
+	case config.SinkElasticsearch:
+		return elasticsearch.New(elasticsearchConfig(cfg, r, client))
 	case config.SinkDatadog:
 		d := cfg.Datadog
 		return datadog.New(datadog.Config{APIKey: secretOf(r, d.APIKey), Site: d.Site, URL: d.URL, Service: d.Service,
@@ -88,6 +91,35 @@ func openSink(name string, cfg config.Config, out io.Writer, r *secrets.Resolver
 			Function: cfg.Lambda.FunctionName, Endpoint: cfg.S3.Endpoint, Credentials: r.Credentials, Client: client})
 	}
 	return nil, fmt.Errorf("unknown sink %q", name)
+}
+
+// elasticsearchConfig is the elasticsearch sink's configuration (also used
+// by `audittrail elasticsearch-template`).
+func elasticsearchConfig(cfg config.Config, r *secrets.Resolver, client *http.Client) elasticsearch.Config {
+	es := cfg.Elasticsearch
+	c := elasticsearch.Config{URL: es.URL, DataStream: es.DataStream, Codec: buffer.Gzip, Username: es.Username,
+		AWSService: es.SigV4, AWSRegion: cfg.Lambda.Region, Lookup: r.LookupEnv(), Client: client}
+	if es.APIKey.IsSet() {
+		c.APIKey = secretOf(r, es.APIKey)
+	}
+	if es.Password.IsSet() {
+		c.Password = secretOf(r, es.Password)
+	}
+	return c
+}
+
+// InstallElasticsearchTemplate installs the index template of the
+// elasticsearch sink, configured from the environment as the extension
+// would be.
+func InstallElasticsearchTemplate(ctx context.Context, cfg config.Config, r *secrets.Resolver) error {
+	client, err := httpClient(cfg.CABundle)
+	if err != nil {
+		return err
+	}
+	if err := cfg.SinkProblems(config.SinkElasticsearch); err != nil {
+		return err
+	}
+	return elasticsearch.InstallTemplate(ctx, elasticsearchConfig(cfg, r, client))
 }
 
 // httpClient is the client of the HTTP sinks: Go's defaults (certificates

@@ -30,6 +30,7 @@ type siem struct {
 func receivers(t *testing.T) []siem {
 	col := peers.Collector(t, peers.CollectorOptions{})
 	ddLogs := peers.VictoriaLogs(t, peers.VictoriaLogsOptions{})
+	esLogs := peers.VictoriaLogs(t, peers.VictoriaLogsOptions{})
 	tox := peers.Toxiproxy(t)
 	fromCollector := func(receiver string, id func(peers.LogRecord) string) func(t *testing.T) map[string]int {
 		return func(t *testing.T) map[string]int {
@@ -67,6 +68,21 @@ func receivers(t *testing.T) []siem {
 				id, _ := r.Attributes["event.id"].(string)
 				return id
 			}),
+		},
+		{
+			sink:  "elasticsearch",
+			proxy: tox.Proxy(t, "elasticsearch", esLogs.URL),
+			env: func(c *lambdasim.Config, url string) {
+				c.Env["AUDITTRAIL_ELASTICSEARCH_URL"] = url + "/insert/elasticsearch?_time_field=@timestamp&_msg_field=event.action"
+				c.Env["AUDITTRAIL_ELASTICSEARCH_API_KEY"] = "ZXM6a2V5"
+			},
+			ids: func(t *testing.T) map[string]int {
+				out := map[string]int{}
+				for _, row := range esLogs.Query(t, "*") {
+					out[row["event.id"]]++
+				}
+				return out
+			},
 		},
 		{
 			sink:  "datadog",

@@ -28,6 +28,7 @@ import (
 	"github.com/audittrail/audittrail/internal/lambdasim/samplefn"
 	"github.com/audittrail/audittrail/internal/secrets"
 	"github.com/audittrail/audittrail/schema"
+	"github.com/audittrail/audittrail/sinks/elasticsearch"
 )
 
 // Set at build time with -ldflags "-X main.version=...".
@@ -55,6 +56,11 @@ Commands:
                        directory, a segment, an NDJSON file, or - (stdin).
                        A keyed chain (AUDITTRAIL_CHAIN_KEY) is checked with
                        the key from FILE or from AUDITTRAIL_CHAIN_KEY
+  elasticsearch-template [--print]
+                       install the index template of the elasticsearch sink
+                       (mappings for every field) in the cluster that
+                       AUDITTRAIL_ELASTICSEARCH_* name, as the extension
+                       would reach it; --print writes it out instead
   version              print version, commit and build date
 `
 
@@ -89,6 +95,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runNormalize(args[2:], os.Stdin, stdout, stderr)
 	case "verify":
 		return runVerify(args[2:], os.Stdin, stdout, stderr)
+	case "elasticsearch-template":
+		return runElasticsearchTemplate(ctx, args[2:], os.LookupEnv, stdout, stderr)
 	case "demo-function":
 		// The demo's sample function: a runtime speaking the Runtime API.
 		return samplefn.Main(ctx, os.Getenv, stdout, stderr)
@@ -175,6 +183,30 @@ func displayName(path string) string {
 		return "standard input"
 	}
 	return path
+}
+
+// runElasticsearchTemplate installs (or prints) the elasticsearch sink's
+// index template.
+func runElasticsearchTemplate(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("elasticsearch-template", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	print := fs.Bool("print", false, "print the component template's mappings instead of installing them")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *print {
+		_, _ = stdout.Write(elasticsearch.Mappings())
+		return 0
+	}
+	cfg, _ := config.FromEnv(lookup)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := extension.InstallElasticsearchTemplate(ctx, cfg, secrets.New(lookup)); err != nil {
+		fmt.Fprintln(stderr, "elasticsearch-template:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "installed the component template %s and the index template %s\n", elasticsearch.ComponentTemplate, cfg.Elasticsearch.DataStream)
+	return 0
 }
 
 // runExtension runs the Lambda extension until SHUTDOWN.

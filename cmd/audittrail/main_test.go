@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -269,5 +272,39 @@ func TestVerifyCommandKeyed(t *testing.T) {
 				t.Errorf("the key is in the output")
 			}
 		})
+	}
+}
+
+// TestElasticsearchTemplateCommand installs the template in a stand-in
+// that answers as Elasticsearch documents the template APIs (no
+// Elasticsearch can run here), configured by the sink's own variables.
+func TestElasticsearchTemplateCommand(t *testing.T) {
+	var puts []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPut || r.Header.Get("Authorization") != "ApiKey a2V5" {
+			http.Error(w, `{"error":"bad request"}`, http.StatusBadRequest)
+			return
+		}
+		puts = append(puts, r.URL.Path)
+		_, _ = io.WriteString(w, `{"acknowledged":true}`)
+	}))
+	defer srv.Close()
+	env := map[string]string{"AUDITTRAIL_ELASTICSEARCH_URL": srv.URL, "AUDITTRAIL_ELASTICSEARCH_API_KEY": "a2V5"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	var out, errOut bytes.Buffer
+	if code := runElasticsearchTemplate(t.Context(), nil, lookup, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if len(puts) != 2 || !strings.Contains(puts[0], "_component_template/audittrail-mappings") || !strings.Contains(puts[1], "_index_template/logs-audittrail-default") {
+		t.Errorf("PUTs %v", puts)
+	}
+	out.Reset()
+	if code := runElasticsearchTemplate(t.Context(), []string{"--print"}, lookup, &out, &errOut); code != 0 || !json.Valid(out.Bytes()) || !strings.Contains(out.String(), `"event"`) {
+		t.Errorf("--print: exit %d, %.200s", code, out.String())
+	}
+	delete(env, "AUDITTRAIL_ELASTICSEARCH_URL")
+	errOut.Reset()
+	if code := runElasticsearchTemplate(t.Context(), nil, lookup, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "AUDITTRAIL_ELASTICSEARCH_URL") {
+		t.Errorf("without a URL: exit %d, %s", code, errOut.String())
 	}
 }

@@ -300,7 +300,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 // disables one option, never the extension.
 func (c *Config) sanitize() {
 	c.Sinks = slices.DeleteFunc(c.Sinks, func(s string) bool {
-		return !slices.Contains(knownSinks, s) || c.sinkProblems(s) != nil
+		return !slices.Contains(knownSinks, s) || c.SinkProblems(s) != nil
 	})
 	if len(c.Sinks) == 0 {
 		c.Sinks = []string{SinkStdout}
@@ -355,7 +355,7 @@ func (c Config) Validate() error {
 		}
 	}
 	for _, s := range c.Sinks {
-		if err := c.sinkProblems(s); err != nil {
+		if err := c.SinkProblems(s); err != nil {
 			errs = append(errs, fmt.Errorf("sink %s disabled: %w", s, err))
 		}
 	}

@@ -241,9 +241,9 @@ func (c *Config) readSinks(get func(name, def string) string) []error {
 	return errs
 }
 
-// sinkProblems reports what keeps a sink from working, each problem with
+// SinkProblems reports what keeps a sink from working, each problem with
 // the variable concerned.
-func (c Config) sinkProblems(sink string) error {
+func (c Config) SinkProblems(sink string) error {
 	var errs []error
 	need := func(name, v string) {
 		if v == "" {
