@@ -72,13 +72,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
@@ -427,8 +424,8 @@ func (s *Sink) post(ctx context.Context, key string, from, to int) error {
 	if s.out, err = s.comp.Compress(s.out[:0], s.cfg.Compression, s.body); err != nil {
 		return sinks.Permanent(fmt.Errorf("datadog: %w", err))
 	}
-	conn := new(usedConn)
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, conn.trace()), http.MethodPost, s.url, bytes.NewReader(s.out))
+	conn := new(sinks.Conn)
+	req, err := http.NewRequestWithContext(conn.Trace(ctx), http.MethodPost, s.url, bytes.NewReader(s.out))
 	if err != nil {
 		return sinks.Permanent(fmt.Errorf("datadog: %w", err))
 	}
@@ -442,7 +439,7 @@ func (s *Sink) post(ctx context.Context, key string, from, to int) error {
 	if err != nil {
 		// A request cut short (by the flush budget, say) must be off the
 		// wire when Write returns: Lambda may freeze the process next.
-		conn.close()
+		conn.Close()
 		return fmt.Errorf("datadog: %w", err)
 	}
 	defer resp.Body.Close()
@@ -451,7 +448,7 @@ func (s *Sink) post(ctx context.Context, key string, from, to int) error {
 		answer, _ = io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
 	}
 	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswerBytes)); err != nil {
-		conn.close() // the connection cannot be reused
+		conn.Close() // the connection cannot be reused
 	}
 	return classify(resp.StatusCode, resp.Header.Get("Retry-After"), answer)
 }
@@ -465,30 +462,6 @@ func validHeaderValue(v string) bool {
 		}
 	}
 	return true
-}
-
-// usedConn remembers the connection a request went out on (as in
-// sinks/httpsink).
-type usedConn struct {
-	mu   sync.Mutex
-	conn net.Conn
-}
-
-func (u *usedConn) trace() *httptrace.ClientTrace {
-	return &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
-		u.mu.Lock()
-		u.conn = info.Conn
-		u.mu.Unlock()
-	}}
-}
-
-// close closes the connection, if the request got one.
-func (u *usedConn) close() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.conn != nil {
-		_ = u.conn.Close()
-	}
 }
 
 // Close releases idle connections. It is safe to call more than once.

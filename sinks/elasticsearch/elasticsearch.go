@@ -60,13 +60,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/audittrail/audittrail/buffer"
@@ -402,7 +399,7 @@ func (s *Sink) send(ctx context.Context, body []byte, n int) error {
 // connection is closed when the request fails (by ctx, say), so that
 // nothing is in flight when Write returns: Lambda may freeze the process
 // next. The caller closes the body and calls drain.
-func (s *Sink) do(ctx context.Context, method, u, contentType string, body []byte, encoding string) (*http.Response, *usedConn, error) {
+func (s *Sink) do(ctx context.Context, method, u, contentType string, body []byte, encoding string) (*http.Response, *sinks.Conn, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
 		return nil, nil, sinks.Permanent(err)
@@ -416,11 +413,11 @@ func (s *Sink) do(ctx context.Context, method, u, contentType string, body []byt
 	if err := s.authorize(ctx, req, body); err != nil {
 		return nil, nil, err
 	}
-	conn := new(usedConn)
-	req = req.WithContext(httptrace.WithClientTrace(ctx, conn.trace()))
+	conn := new(sinks.Conn)
+	req = req.WithContext(conn.Trace(ctx))
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
-		conn.close()
+		conn.Close()
 		return nil, nil, err
 	}
 	return resp, conn, nil
@@ -481,32 +478,9 @@ func envCredentials(lookup func(string) (string, bool)) (aws.Credentials, error)
 // drain reads what is left of an answer so that its connection can serve
 // the next request, and closes the connection when the answer cannot be
 // read to its end.
-func drain(body io.Reader, conn *usedConn) {
+func drain(body io.Reader, conn *sinks.Conn) {
 	if _, err := io.CopyN(io.Discard, body, maxResponseBytes); err != io.EOF {
-		conn.close()
-	}
-}
-
-// usedConn remembers the connection a request went out on.
-type usedConn struct {
-	mu   sync.Mutex
-	conn net.Conn
-}
-
-func (u *usedConn) trace() *httptrace.ClientTrace {
-	return &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
-		u.mu.Lock()
-		u.conn = info.Conn
-		u.mu.Unlock()
-	}}
-}
-
-// close closes the connection, if the request got one.
-func (u *usedConn) close() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.conn != nil {
-		_ = u.conn.Close()
+		conn.Close()
 	}
 }
 

@@ -16,10 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptrace"
-	"sync"
 
 	"github.com/audittrail/audittrail/buffer"
 	"github.com/audittrail/audittrail/sinks"
@@ -89,49 +86,26 @@ func (s *Sink) Write(ctx context.Context, batch [][]byte) error {
 		}
 		req.Header.Set("Authorization", auth)
 	}
-	conn := new(usedConn)
-	req = req.WithContext(httptrace.WithClientTrace(ctx, conn.trace()))
+	conn := new(sinks.Conn)
+	req = req.WithContext(conn.Trace(ctx))
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
 		// A request cut short (by the flush budget, say) must be off the
 		// wire when Write returns: Lambda may freeze the process next, and
 		// the transport would otherwise close the connection later, from
 		// one of its own goroutines.
-		conn.close()
+		conn.Close()
 		return fmt.Errorf("httpsink: %w", err)
 	}
 	defer resp.Body.Close()
 	err = sinks.HTTPError(resp)
 	if _, cerr := io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)); cerr != nil { // reuse the connection
-		conn.close()
+		conn.Close()
 	}
 	if err != nil {
 		return fmt.Errorf("httpsink: %w", err)
 	}
 	return nil
-}
-
-// usedConn remembers the connection a request went out on.
-type usedConn struct {
-	mu   sync.Mutex
-	conn net.Conn
-}
-
-func (u *usedConn) trace() *httptrace.ClientTrace {
-	return &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
-		u.mu.Lock()
-		u.conn = info.Conn
-		u.mu.Unlock()
-	}}
-}
-
-// close closes the connection, if the request got one.
-func (u *usedConn) close() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.conn != nil {
-		_ = u.conn.Close()
-	}
 }
 
 // Close releases idle connections.

@@ -77,11 +77,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
-	"net/http/httptrace"
 	"slices"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -253,21 +250,21 @@ func (s *Sink) Write(ctx context.Context, batch [][]byte) error {
 		req.Header.Set("Content-Encoding", enc)
 	}
 
-	conn := new(usedConn)
-	req = req.WithContext(httptrace.WithClientTrace(ctx, conn.trace()))
+	conn := new(sinks.Conn)
+	req = req.WithContext(conn.Trace(ctx))
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
 		// A request cut short (by the flush budget, say) must be off the
 		// wire when Write returns: Lambda may freeze the process next, and
 		// the transport would otherwise close the connection later, from
 		// one of its own goroutines.
-		conn.close()
+		conn.Close()
 		return withRefused(bad, fmt.Errorf("otlp: %w", err))
 	}
 	defer resp.Body.Close()
 	err = classify(resp, sent, time.Now())
 	if _, cerr := io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)); cerr != nil { // reuse the connection
-		conn.close()
+		conn.Close()
 	}
 	return withRefused(bad, err)
 }
@@ -296,29 +293,6 @@ func withRefused(bad []int, err error) error {
 			Err: errors.Join(errNotRecords(len(bad)), pe.Err)}
 	default:
 		return &sinks.PartialError{Rejected: bad, Retry: true, Err: err}
-	}
-}
-
-// usedConn remembers the connection a request went out on.
-type usedConn struct {
-	mu   sync.Mutex
-	conn net.Conn
-}
-
-func (u *usedConn) trace() *httptrace.ClientTrace {
-	return &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
-		u.mu.Lock()
-		u.conn = info.Conn
-		u.mu.Unlock()
-	}}
-}
-
-// close closes the connection, if the request got one.
-func (u *usedConn) close() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.conn != nil {
-		_ = u.conn.Close()
 	}
 }
 

@@ -147,13 +147,17 @@ func (s *Sink) Write(ctx context.Context, batch [][]byte) error {
 	if err := s.sign(ctx, req, body, creds); err != nil {
 		return sinks.Permanent(fmt.Errorf("s3: sign: %w", err))
 	}
-	resp, err := s.cfg.Client.Do(req)
+	conn := new(sinks.Conn)
+	resp, err := s.cfg.Client.Do(req.WithContext(conn.Trace(ctx)))
 	if err != nil {
+		conn.Close() // nothing left on the wire at a freeze
 		return fmt.Errorf("s3: %w", err)
 	}
 	defer resp.Body.Close()
 	err = sinks.HTTPError(resp)
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if _, cerr := io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)); cerr != nil {
+		conn.Close()
+	}
 	if err != nil {
 		return fmt.Errorf("s3: put %s: %w", key, err)
 	}

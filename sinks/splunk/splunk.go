@@ -55,14 +55,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -453,8 +450,8 @@ func (s *Sink) queryAcks(ctx context.Context, token string, ids []uint64) (map[u
 // exchange is a transient error, and its connection is closed before do
 // returns.
 func (s *Sink) do(ctx context.Context, url, token string, body []byte, encoding string) (status int, retryAfter string, answer []byte, err error) {
-	conn := new(usedConn)
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, conn.trace()), http.MethodPost, url, bytes.NewReader(body))
+	conn := new(sinks.Conn)
+	req, err := http.NewRequestWithContext(conn.Trace(ctx), http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, "", nil, sinks.Permanent(fmt.Errorf("splunk: %w", err))
 	}
@@ -471,13 +468,13 @@ func (s *Sink) do(ctx context.Context, url, token string, body []byte, encoding 
 	if err != nil {
 		// A request cut short (by the flush budget, say) must be off the
 		// wire when Write returns: Lambda may freeze the process next.
-		conn.close()
+		conn.Close()
 		return 0, "", nil, fmt.Errorf("splunk: %w", err)
 	}
 	defer resp.Body.Close()
 	answer, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		conn.close()
+		conn.Close()
 		if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 			// Taken, but the answer (and its ackId) was lost: sending
 			// again is safe, counting it delivered is not.
@@ -485,32 +482,9 @@ func (s *Sink) do(ctx context.Context, url, token string, body []byte, encoding 
 		}
 		// A refusal: classify it by what arrived.
 	} else if n, _ := io.CopyN(io.Discard, resp.Body, 1); n > 0 {
-		conn.close() // an answer this long is not HEC's; do not drain it
+		conn.Close() // an answer this long is not HEC's; do not drain it
 	}
 	return resp.StatusCode, resp.Header.Get("Retry-After"), redact(answer, token), nil
-}
-
-// usedConn remembers the connection a request went out on.
-type usedConn struct {
-	mu   sync.Mutex
-	conn net.Conn
-}
-
-func (u *usedConn) trace() *httptrace.ClientTrace {
-	return &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
-		u.mu.Lock()
-		u.conn = info.Conn
-		u.mu.Unlock()
-	}}
-}
-
-// close closes the connection, if the request got one.
-func (u *usedConn) close() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.conn != nil {
-		_ = u.conn.Close()
-	}
 }
 
 // Close releases idle connections.
