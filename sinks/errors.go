@@ -128,12 +128,19 @@ func bodyExcerpt(body io.Reader) string {
 	}
 	// One byte more than kept, to tell whether the body was cut.
 	buf, _ := io.ReadAll(io.LimitReader(body, maxBodyExcerpt+1))
-	truncated := len(buf) > maxBodyExcerpt
+	return CleanText(string(buf), maxBodyExcerpt)
+}
+
+// CleanText makes a backend's words safe to print on one log line: at most
+// max bytes (then " [truncated]"), invalid UTF-8 and control characters
+// replaced, no surrounding space.
+func CleanText(s string, max int) string {
+	truncated := len(s) > max
 	if truncated {
-		buf = buf[:maxBodyExcerpt]
+		s = s[:max]
 	}
-	// Neither replacement makes the text longer than buf.
-	s := strings.ToValidUTF8(string(buf), "?")
+	// Neither replacement makes the text longer.
+	s = strings.ToValidUTF8(s, "?")
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return ' '

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/audittrail/audittrail/sinks"
 )
@@ -138,23 +137,5 @@ func classify(status int, retryAfter string, body []byte) error {
 // maxText is how much of the intake's words an error keeps.
 const maxText = 512
 
-// clean makes s safe to print on one log line: at most maxText bytes,
-// valid UTF-8, no control characters, no surrounding space.
-func clean(s string) string {
-	cut := len(s) > maxText
-	if cut {
-		s = s[:maxText]
-	}
-	s = strings.ToValidUTF8(s, "?")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if cut {
-		s += " [truncated]"
-	}
-	return s
-}
+// clean makes a backend's text safe for one log line.
+func clean(s string) string { return sinks.CleanText(s, maxText) }

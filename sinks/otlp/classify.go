@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/audittrail/audittrail/sinks"
 )
@@ -185,23 +184,5 @@ func codeName(code int32) string {
 	return names[code]
 }
 
-// clean makes a receiver's text safe for one log line: invalid UTF-8 and
-// control characters replaced, spaces trimmed, at most maxMessage bytes.
-func clean(s string) string {
-	truncated := len(s) > maxMessage
-	if truncated {
-		s = s[:maxMessage]
-	}
-	s = strings.ToValidUTF8(s, "?")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if truncated {
-		s += " [truncated]"
-	}
-	return s
-}
+// clean makes a backend's text safe for one log line.
+func clean(s string) string { return sinks.CleanText(s, maxMessage) }

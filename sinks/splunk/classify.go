@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/audittrail/audittrail/sinks"
 )
@@ -208,26 +207,8 @@ func classify(status int, retryAfter string, body []byte) (answer, error) {
 // an error keeps.
 const maxText = 512
 
-// clean makes s safe to print on one log line: at most maxText bytes,
-// valid UTF-8, no control characters.
-func clean(s string) string {
-	cut := len(s) > maxText
-	if cut {
-		s = s[:maxText]
-	}
-	s = strings.ToValidUTF8(s, "?")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if cut {
-		s += " [truncated]"
-	}
-	return s
-}
+// clean makes a backend's text safe for one log line.
+func clean(s string) string { return sinks.CleanText(s, maxText) }
 
 // redact replaces every occurrence of secret in body: the collector's
 // splunk_hec receiver echoes a wrong token in its 401 body ("scheme or
