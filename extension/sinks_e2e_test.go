@@ -109,7 +109,8 @@ func receivers(t *testing.T) []siem {
 }
 
 // TestEverySinkDeliversEveryRecord: each SIEM sink alone, then all of them
-// at once, through a network outage, a slow link and recovery.
+// at once, through a network outage, connection resets, a hanging backend,
+// a slow link, and recovery.
 func TestEverySinkDeliversEveryRecord(t *testing.T) {
 	all := receivers(t)
 	cases := [][]siem{}
@@ -148,16 +149,22 @@ func TestEverySinkDeliversEveryRecord(t *testing.T) {
 			for range 3 {
 				invokeOK(t, l, "/admin")
 			}
-			slow := map[string]string{}
 			for _, s := range ss {
 				s.proxy.Enable(t)
-				slow[s.sink] = s.proxy.AddToxic(t, peers.Latency(20*time.Millisecond, 5*time.Millisecond))
 			}
-			for range 3 {
-				invokeOK(t, l, "/users/2")
-			}
-			for _, s := range ss {
-				s.proxy.RemoveToxic(t, slow[s.sink])
+			// Then each kind of bad network in turn: connections reset,
+			// a backend that hangs, a slow link.
+			for _, toxic := range []peers.Toxic{peers.ResetPeer(0), peers.Timeout(0), peers.Latency(20*time.Millisecond, 5*time.Millisecond)} {
+				added := map[string]string{}
+				for _, s := range ss {
+					added[s.sink] = s.proxy.AddToxic(t, toxic)
+				}
+				for range 2 {
+					invokeOK(t, l, "/users/2")
+				}
+				for _, s := range ss {
+					s.proxy.RemoveToxic(t, added[s.sink])
+				}
 			}
 			invokeOK(t, l, "/health")
 			l.shutdown(t)
