@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -123,16 +124,16 @@ func BenchmarkDeadSink(b *testing.B) {
 		}))
 		b.Cleanup(healthy.Close)
 		configs := []struct {
-			name string
-			url  string // "" runs the function without the extension
+			name  string
+			sinks func(*lambdasim.Config) // nil runs the function without the extension
 		}{
-			{"healthy", healthy.URL + "/"},
-			{"dead", refusingURL(b)},
-			{"blackhole", blackHoleURL(b)},
-			{"none", ""},
+			{"healthy", httpSink(healthy.URL + "/")},
+			{"dead", httpSink(refusingURL(b))},
+			{"blackhole", httpSink(blackHoleURL(b))},
+			{"none", nil},
 		}
 		for _, c := range configs {
-			t := sinkInvokes(b, c.name, c.url, invokes)
+			t := sinkInvokes(b, c.name, invokes, c.sinks)
 			b.ReportMetric(ms(quantile(t.latency, 0.5)), c.name+"-latency-p50-ms")
 			b.ReportMetric(ms(quantile(t.latency, 0.99)), c.name+"-latency-p99-ms")
 			b.ReportMetric(ms(quantile(t.post, 0.5)), c.name+"-post-runtime-p50-ms")
@@ -144,20 +145,19 @@ func BenchmarkDeadSink(b *testing.B) {
 	}
 }
 
-// sinkInvokes runs n warm invokes of GET /users/1 through the exec wrapper
-// with the file and http sinks, the http sink posting to url and records
-// delivered after every invoke; url "" runs the bare function instead.
+// sinkInvokes runs n warm invokes of GET /users/1 through the exec wrapper,
+// records delivered after every invoke (AUDITTRAIL_FLUSH=end) to the sinks
+// that configure sets up; configure nil runs the bare function instead.
 // name labels its failures.
-func sinkInvokes(b *testing.B, name, url string, n int) lifecycleTimes {
+func sinkInvokes(b *testing.B, name string, n int, configure func(*lambdasim.Config)) lifecycleTimes {
 	var l *lambda
-	if url == "" {
+	if configure == nil {
 		l = newLambda(b, false, nil)
 	} else {
 		l = newLambda(b, true, func(c *lambdasim.Config) {
 			withWrapper(c)
-			c.Env["AUDITTRAIL_SINKS"] = "file,http"
-			c.Env["AUDITTRAIL_HTTP_URL"] = url
 			c.Env["AUDITTRAIL_FLUSH"] = "end"
+			configure(c)
 		})
 	}
 	var t lifecycleTimes
@@ -173,6 +173,14 @@ func sinkInvokes(b *testing.B, name, url string, n int) lifecycleTimes {
 	}
 	t.shutdown = l.shutdown(b).Duration
 	return t
+}
+
+// httpSink configures the file and http sinks, the http sink posting to url.
+func httpSink(url string) func(*lambdasim.Config) {
+	return func(c *lambdasim.Config) {
+		c.Env["AUDITTRAIL_SINKS"] = "file,http"
+		c.Env["AUDITTRAIL_HTTP_URL"] = url
+	}
 }
 
 // refusingURL returns the URL of a local port where nothing listens: every
@@ -222,4 +230,61 @@ func blackHoleURL(b *testing.B) string {
 		}
 	})
 	return "http://" + ln.Addr().String() + "/"
+}
+
+// BenchmarkSinkOverhead measures what each SIEM sink costs the function
+// when it delivers after every invoke (AUDITTRAIL_FLUSH=end, the worst
+// case) straight to its real receiver, with no proxy between: splunk to
+// the Collector's HEC receiver, otlp to its OTLP receiver, elasticsearch
+// and datadog to VictoriaLogs; then all four at once, and the file sink
+// alone as the baseline. It reports the post-runtime time per invoke (p50,
+// p99) and the caller's latency (p50), and fails when a receiver got fewer
+// distinct records (by event.id) than there were warm invokes: a sink that
+// silently delivers nothing must not pass for a fast one.
+func BenchmarkSinkOverhead(b *testing.B) {
+	const invokes = 100
+	siems := receivers(b) // each reached directly, not through its proxy
+	type config struct {
+		name  string
+		siems []siem // none: AUDITTRAIL_SINKS=file
+	}
+	configs := []config{{"file", nil}}
+	for _, s := range siems {
+		configs = append(configs, config{s.sink, []siem{s}})
+	}
+	configs = append(configs, config{"all", siems})
+	for b.Loop() {
+		for _, c := range configs {
+			names := []string{}
+			before := map[string]map[string]int{} // sink → event.ids its receiver held before
+			for _, s := range c.siems {
+				names = append(names, s.sink)
+				before[s.sink] = s.ids(b)
+			}
+			if len(names) == 0 {
+				names = []string{"file"}
+			}
+			t := sinkInvokes(b, c.name, invokes, func(cfg *lambdasim.Config) {
+				cfg.Env["AUDITTRAIL_SINKS"] = strings.Join(names, ",")
+				for _, s := range c.siems {
+					s.env(cfg, s.direct())
+				}
+			})
+			b.ReportMetric(ms(quantile(t.post, 0.5)), c.name+"-post-runtime-p50-ms")
+			b.ReportMetric(ms(quantile(t.post, 0.99)), c.name+"-post-runtime-p99-ms")
+			b.ReportMetric(ms(quantile(t.latency, 0.5)), c.name+"-latency-p50-ms")
+			for _, s := range c.siems {
+				fresh := 0
+				for id := range s.ids(b) {
+					if before[s.sink][id] == 0 {
+						fresh++
+					}
+				}
+				if fresh < invokes {
+					b.Errorf("%s: the %s receiver got %d distinct records from %d invokes, want at least %d",
+						c.name, s.sink, fresh, invokes+1, invokes)
+				}
+			}
+		}
+	}
 }

@@ -23,17 +23,22 @@ type siem struct {
 	sink  string
 	proxy *peers.Proxy
 	env   func(c *lambdasim.Config, proxyURL string)
-	ids   func(t *testing.T) map[string]int // event.id → times received
+	ids   func(t testing.TB) map[string]int // event.id → times received
 }
 
-// receivers starts the real receivers and a proxy in front of each.
-func receivers(t *testing.T) []siem {
+// direct is the receiver's own address, bypassing the proxy.
+func (s siem) direct() string { return "http://" + s.proxy.Upstream }
+
+// receivers starts the real receivers and a proxy in front of each. Each
+// VictoriaLogs serves one sink, so that reading one back never counts the
+// other's records.
+func receivers(t testing.TB) []siem {
 	col := peers.Collector(t, peers.CollectorOptions{})
 	ddLogs := peers.VictoriaLogs(t, peers.VictoriaLogsOptions{})
 	esLogs := peers.VictoriaLogs(t, peers.VictoriaLogsOptions{})
 	tox := peers.Toxiproxy(t)
-	fromCollector := func(receiver string, id func(peers.LogRecord) string) func(t *testing.T) map[string]int {
-		return func(t *testing.T) map[string]int {
+	fromCollector := func(receiver string, id func(peers.LogRecord) string) func(t testing.TB) map[string]int {
+		return func(t testing.TB) map[string]int {
 			out := map[string]int{}
 			for _, r := range col.Logs(t) {
 				if r.Receiver == receiver {
@@ -76,7 +81,7 @@ func receivers(t *testing.T) []siem {
 				c.Env["AUDITTRAIL_ELASTICSEARCH_URL"] = url + "/insert/elasticsearch?_time_field=@timestamp&_msg_field=event.action"
 				c.Env["AUDITTRAIL_ELASTICSEARCH_API_KEY"] = "ZXM6a2V5"
 			},
-			ids: func(t *testing.T) map[string]int {
+			ids: func(t testing.TB) map[string]int {
 				out := map[string]int{}
 				for _, row := range esLogs.Query(t, "*") {
 					out[row["event.id"]]++
@@ -91,7 +96,7 @@ func receivers(t *testing.T) []siem {
 				c.Env["AUDITTRAIL_DATADOG_URL"] = url + "/insert/datadog/api/v2/logs"
 				c.Env["DD_API_KEY"] = "datadog-api-key" // the Datadog users' variable
 			},
-			ids: func(t *testing.T) map[string]int {
+			ids: func(t testing.TB) map[string]int {
 				out := map[string]int{}
 				for _, row := range ddLogs.Query(t, "*") {
 					var rec struct {
