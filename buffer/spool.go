@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Spool keeps records on disk (Lambda's /tmp), which survives warm invokes
@@ -56,7 +57,9 @@ const (
 	openExt   = ".open"
 )
 
-var crcTable = crc32.MakeTable(crc32.Castagnoli)
+// crcTable is made on first use: making it costs about half a millisecond,
+// which every cold start would pay at package init.
+var crcTable = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 // Loss counts records the spool dropped or could not read back.
 type Loss struct {
@@ -125,7 +128,7 @@ func (s *Spool) Append(records [][]byte) (written int, lost Loss, err error) {
 			}
 		}
 		s.frame = binary.LittleEndian.AppendUint32(s.frame[:0], uint32(len(r)))
-		s.frame = binary.LittleEndian.AppendUint32(s.frame, crc32.Checksum(r, crcTable))
+		s.frame = binary.LittleEndian.AppendUint32(s.frame, crc32.Checksum(r, crcTable()))
 		s.frame = append(s.frame, r...)
 		if _, err := s.open.Write(s.frame); err != nil {
 			_ = s.open.Truncate(s.openSize)
@@ -246,7 +249,7 @@ func ReadFrames(data []byte) ([][]byte, Loss) {
 		}
 		n := binary.LittleEndian.Uint32(rest[0:])
 		sum := binary.LittleEndian.Uint32(rest[4:])
-		if n > maxFrame || int(n) > len(rest)-frameHeader || crc32.Checksum(rest[frameHeader:frameHeader+int(n)], crcTable) != sum {
+		if n > maxFrame || int(n) > len(rest)-frameHeader || crc32.Checksum(rest[frameHeader:frameHeader+int(n)], crcTable()) != sum {
 			return out, Loss{Records: 1, Bytes: int64(len(rest))}
 		}
 		out = append(out, rest[frameHeader:frameHeader+int(n)])

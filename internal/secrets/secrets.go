@@ -7,15 +7,22 @@
 package secrets
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 )
 
 // Resolver fetches secrets by ARN. It is safe for concurrent use and
@@ -71,6 +78,10 @@ func (r *Resolver) Get(ctx context.Context, arn string) ([]byte, error) {
 // like /audittrail/splunk-token, or its ARN), decrypted when it is a
 // SecureString, fetching it once. The region is the ARN's, else the
 // function's (AWS_REGION). AWS_ENDPOINT_URL_SSM overrides the endpoint.
+//
+// It calls GetParameter itself (one SigV4-signed JSON request) rather than
+// through the SDK's SSM client, whose schemas cost 1.7 ms of every cold
+// start and a megabyte of the layer.
 func (r *Resolver) Parameter(ctx context.Context, name string) ([]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -85,13 +96,40 @@ func (r *Resolver) Parameter(ctx context.Context, name string) ([]byte, error) {
 	if region == "" || name == "" {
 		return nil, fmt.Errorf("secrets: parameter %q: no region (AWS_REGION) or no name", name)
 	}
-	opts := ssm.Options{Region: region, Credentials: aws.CredentialsProviderFunc(r.credentials)}
+	endpoint := "https://ssm." + region + ".amazonaws.com/"
 	if ep, ok := r.lookup("AWS_ENDPOINT_URL_SSM"); ok && ep != "" {
-		opts.BaseEndpoint = aws.String(ep)
+		endpoint = strings.TrimSuffix(ep, "/") + "/"
 	}
-	out, err := ssm.New(opts).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+	body, _ := json.Marshal(map[string]any{"Name": name, "WithDecryption": true})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("secrets: parameter %s: %w", name, err)
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "AmazonSSM.GetParameter")
+	creds, err := r.credentials(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: parameter %s: %w", name, err)
+	}
+	sum := sha256.Sum256(body)
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "ssm", region, time.Now()); err != nil {
+		return nil, fmt.Errorf("secrets: parameter %s: %w", name, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: parameter %s: %w", name, err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Parameter *struct{ Value *string }
+		Type      string `json:"__type"`
+		Message   string `json:"message"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil {
+		return nil, fmt.Errorf("secrets: parameter %s: HTTP %d, unreadable answer: %w", name, resp.StatusCode, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("secrets: parameter %s: HTTP %d: %s: %s", name, resp.StatusCode, out.Type, out.Message)
 	}
 	if out.Parameter == nil || out.Parameter.Value == nil {
 		return nil, fmt.Errorf("secrets: parameter %s has no value", name)
