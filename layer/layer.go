@@ -1,5 +1,6 @@
-// Package layer describes how audittrail is laid out in a Lambda layer and
-// installs that layout into a directory that plays the role of /opt.
+// Package layer describes how audittrail is laid out in a Lambda layer,
+// installs that layout into a directory that plays the role of /opt, and
+// writes the layer zip (WriteZip) that `make layer` ships.
 //
 // Lambda extracts a layer into /opt and starts one process per file in
 // /opt/extensions/; audittrail ships as /opt/extensions/audittrail, with
