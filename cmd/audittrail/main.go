@@ -61,6 +61,9 @@ Commands:
                        (mappings for every field) in the cluster that
                        AUDITTRAIL_ELASTICSEARCH_* name, as the extension
                        would reach it; --print writes it out instead
+  config check [--json]
+                       print the configuration the extension would run with
+                       (secrets masked) and every problem with it
   version              print version, commit and build date
 `
 
@@ -95,6 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runNormalize(args[2:], os.Stdin, stdout, stderr)
 	case "verify":
 		return runVerify(args[2:], os.Stdin, stdout, stderr)
+	case "config":
+		return runConfig(args[2:], os.LookupEnv, os.Environ(), stdout, stderr)
 	case "elasticsearch-template":
 		return runElasticsearchTemplate(ctx, args[2:], os.LookupEnv, stdout, stderr)
 	case "demo-function":
@@ -211,7 +216,7 @@ func runElasticsearchTemplate(ctx context.Context, args []string, lookup func(st
 
 // runExtension runs the Lambda extension until SHUTDOWN.
 func runExtension(ctx context.Context, name string, stdout, stderr io.Writer) int {
-	cfg, cfgErr := config.FromEnv(os.LookupEnv)
+	cfg, cfgErr := config.FromEnviron(os.LookupEnv, os.Environ())
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).
 		With("logger", "audittrail")
 	if cfgErr != nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -35,21 +36,28 @@ type SecretRef struct {
 // IsSet reports whether the secret was given at all.
 func (s SecretRef) IsSet() bool { return s.Value != "" || s.SecretARN != "" || s.SSMParameter != "" }
 
-// String tells where the secret comes from, the value masked.
+// String tells where the secret comes from, the value masked. When it was
+// given more than one way (a problem FromEnv reports), it names the one the
+// extension uses: the Secrets Manager secret, then the SSM parameter, then
+// the value.
 func (s SecretRef) String() string {
 	switch {
-	case s.Value != "":
-		return "[REDACTED]"
 	case s.SecretARN != "":
 		return "secretsmanager:" + s.SecretARN
 	case s.SSMParameter != "":
 		return "ssm:" + s.SSMParameter
+	case s.Value != "":
+		return "[REDACTED]"
 	}
 	return ""
 }
 
 // GoString is String: %#v must not print the value either.
 func (s SecretRef) GoString() string { return s.String() }
+
+// MarshalJSON is String as a JSON string: encoding/json (and slog's JSON
+// handler) must not print the value either.
+func (s SecretRef) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
 // secretVars documents the three ways to give a secret.
 func secretVars(name, what string) []Var {
@@ -312,7 +320,36 @@ func checkURL(name, v, sink string) error {
 	case err != nil:
 		return fmt.Errorf("%s: not a URL", name)
 	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return fmt.Errorf("%s: %q is not an http:// or https:// URL", name, u.Redacted())
+		return fmt.Errorf("%s: %q is not an http:// or https:// URL", name, redactURL(v))
 	}
 	return nil
+}
+
+// redactURL returns v fit to print: the password (or a user name given
+// alone, often a token) and every query value replaced by xxxxx, as
+// url.URL.Redacted does for passwords; a value that is not a URL is not
+// printed at all.
+func redactURL(v string) string {
+	u, err := url.Parse(v)
+	if err != nil {
+		return "[REDACTED: not a URL]"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); !ok {
+			u.User = url.User("xxxxx")
+		}
+	}
+	if u.RawQuery != "" {
+		parts := strings.Split(u.RawQuery, "&")
+		for i, p := range parts {
+			if k, _, ok := strings.Cut(p, "="); ok {
+				parts[i] = k + "=xxxxx"
+			} else if p != "" {
+				parts[i] = "xxxxx" // a bare value: a token, maybe
+			}
+		}
+		u.RawQuery = strings.Join(parts, "&")
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.Redacted()
 }
