@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -33,12 +35,15 @@ func BenchmarkLifecycle(b *testing.B) {
 		b.ReportMetric(ms(quantile(without.latency, 0.5)), "baseline-latency-p50-ms")
 		b.ReportMetric(ms(quantile(without.latency, 0.99)), "baseline-latency-p99-ms")
 		b.ReportMetric(ms(with.shutdown), "shutdown-ms")
+		b.ReportMetric(float64(with.peakRSS)/(1<<20), "peak-rss-MiB")
 	}
 }
 
 type lifecycleTimes struct {
 	init, shutdown time.Duration
 	post, latency  []time.Duration
+	// peakRSS is the extension's peak resident memory (VmHWM), in bytes.
+	peakRSS int64
 }
 
 func runInvokes(b *testing.B, withExt bool, n int) lifecycleTimes {
@@ -56,9 +61,30 @@ func runInvokes(b *testing.B, withExt bool, n int) lifecycleTimes {
 		t.latency = append(t.latency, res.ResponseLatency)
 	}
 	t.init = l.sim.ExtensionInitTimes()["audittrail"]
+	for _, p := range l.sim.Processes() {
+		if p.Kind == "extension" && p.Name == "audittrail" {
+			t.peakRSS = peakRSS(p.Pid)
+		}
+	}
 	sd := l.shutdown(b)
 	t.shutdown = sd.Duration
 	return t
+}
+
+// peakRSS reads a process's peak resident set size from /proc (0 when it
+// cannot).
+func peakRSS(pid int) int64 {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(status)) {
+		if kb, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB")), 10, 64)
+			return n << 10
+		}
+	}
+	return 0
 }
 
 func quantile(ds []time.Duration, q float64) time.Duration {
