@@ -6,12 +6,9 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -215,40 +212,5 @@ func TestLayerCheckBinary(t *testing.T) {
 				t.Errorf("CheckBinary = %v, want error containing %q", err, tt.wantErr)
 			}
 		})
-	}
-}
-
-// TestLayerZipInfo reads the zip with Info-ZIP's zipinfo, when installed: an
-// implementation other than archive/zip sees the same entries, modes and
-// times.
-func TestLayerZipInfo(t *testing.T) {
-	zipinfo, err := exec.LookPath("zipinfo")
-	if err != nil {
-		t.Skip("zipinfo not installed")
-	}
-	path := filepath.Join(t.TempDir(), "layer.zip")
-	if err := os.WriteFile(path, writeZip(t, []byte("binary"), commitDate), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(zipinfo, "-s", path)
-	cmd.Env = []string{"TZ=UTC"}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("zipinfo: %v\n%s", err, out)
-	}
-	var got []string
-	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) == 9 && len(f[0]) == 10 {
-			got = append(got, strings.Join([]string{f[0], f[2], f[3], f[5], f[6], f[7], f[8]}, " "))
-		}
-	}
-	// "unx": Unix attributes; "defN": deflated (archive/zip sets no level flag).
-	want := []string{
-		fmt.Sprintf("-rwxr-xr-x unx %d defN 25-Mar-14 14:09 audittrail-wrapper", len(Wrapper)),
-		"drwxr-xr-x unx 0 stor 25-Mar-14 14:09 extensions/",
-		"-rwxr-xr-x unx 6 defN 25-Mar-14 14:09 extensions/audittrail",
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("zipinfo lists\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -103,7 +103,7 @@ const (
 // Config configures the sink. The zero value of each field but URL means its
 // default; set at most one of APIKey, Username and AWSService.
 type Config struct {
-	// URL is the cluster's base URL (AUDITTRAIL_ES_URL): requests go to
+	// URL is the cluster's base URL (AUDITTRAIL_ELASTICSEARCH_URL): requests go to
 	// its path plus /_bulk, with its query parameters. For example
 	// https://my-deployment.es.eu-west-1.aws.elastic.cloud,
 	// https://search-trail-x.eu-west-1.es.amazonaws.com,
@@ -113,33 +113,33 @@ type Config struct {
 	// parameters of signed POSTs.
 	URL string
 	// DataStream is the data stream (on OpenSearch Serverless, the index)
-	// the records go to (AUDITTRAIL_ES_DATA_STREAM); default
+	// the records go to (AUDITTRAIL_ELASTICSEARCH_DATA_STREAM); default
 	// DefaultDataStream.
 	DataStream string
-	// Codec compresses request bodies (AUDITTRAIL_ES_COMPRESSION): gzip
+	// Codec compresses request bodies (gzip from the environment): gzip
 	// (default) or none.
 	Codec buffer.Codec
 	// MaxRequestBytes bounds the uncompressed body of one request
-	// (AUDITTRAIL_ES_MAX_REQUEST_BYTES), from 1 KiB to 100 MiB; default
+	// (the default from the environment), from 1 KiB to 100 MiB; default
 	// DefaultMaxRequestBytes. A bigger batch is sent in several requests;
 	// a single record bigger than that still goes, alone.
 	MaxRequestBytes int
 	// APIKey authenticates with "Authorization: ApiKey <APIKey>"
-	// (AUDITTRAIL_ES_API_KEY): the encoded form that Elasticsearch's
+	// (AUDITTRAIL_ELASTICSEARCH_API_KEY): the encoded form that Elasticsearch's
 	// create-API-key answer gives, base64 of id:api_key.
 	APIKey *sinks.Secret
 	// Username and Password authenticate with HTTP basic authentication
-	// (AUDITTRAIL_ES_USERNAME, AUDITTRAIL_ES_PASSWORD).
+	// (AUDITTRAIL_ELASTICSEARCH_USERNAME, AUDITTRAIL_ELASTICSEARCH_PASSWORD).
 	Username string
 	// Password goes with Username.
 	Password *sinks.Secret
 	// AWSService signs every request with AWS Signature Version 4 for
-	// this service (AUDITTRAIL_ES_AWS_SERVICE): ServiceES for Amazon
+	// this service (AUDITTRAIL_ELASTICSEARCH_AWS_SIGV4): ServiceES for Amazon
 	// OpenSearch Service, ServiceAOSS for OpenSearch Serverless; "" signs
 	// nothing. The credentials are the function's role's, read through
 	// Lookup.
 	AWSService string
-	// AWSRegion is the region signed for (AUDITTRAIL_ES_AWS_REGION);
+	// AWSRegion is the region signed for (AWS_REGION);
 	// required with AWSService, the function's AWS_REGION by default.
 	AWSRegion string
 	// Lookup reads the function's credentials, AWS_ACCESS_KEY_ID,
@@ -181,42 +181,42 @@ func (c Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
 	if c.URL == "" {
-		bad("AUDITTRAIL_ES_URL: required by the elasticsearch sink")
+		bad("AUDITTRAIL_ELASTICSEARCH_URL: required by the elasticsearch sink")
 	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("AUDITTRAIL_ES_URL: %q is not an http(s) URL", redactURL(c.URL))
+		bad("AUDITTRAIL_ELASTICSEARCH_URL: %q is not an http(s) URL", redactURL(c.URL))
 	} else if u.User != nil {
-		bad("AUDITTRAIL_ES_URL: credentials belong in AUDITTRAIL_ES_USERNAME and AUDITTRAIL_ES_PASSWORD (or AUDITTRAIL_ES_API_KEY), not in the URL")
+		bad("AUDITTRAIL_ELASTICSEARCH_URL: credentials belong in AUDITTRAIL_ELASTICSEARCH_USERNAME and AUDITTRAIL_ELASTICSEARCH_PASSWORD (or AUDITTRAIL_ELASTICSEARCH_API_KEY), not in the URL")
 	}
 	if err := validName(c.DataStream); err != nil {
-		bad("AUDITTRAIL_ES_DATA_STREAM: %w", err)
+		bad("AUDITTRAIL_ELASTICSEARCH_DATA_STREAM: %w", err)
 	}
 	if c.Codec != buffer.Gzip && c.Codec != buffer.None {
-		bad("AUDITTRAIL_ES_COMPRESSION: %q is not gzip or none (Elasticsearch and OpenSearch take no zstd bodies)", string(c.Codec))
+		bad("elasticsearch: compression %q is not gzip or none (Elasticsearch and OpenSearch take no zstd bodies)", string(c.Codec))
 	}
 	if c.MaxRequestBytes < minRequestBytes || c.MaxRequestBytes > maxRequestBytes {
-		bad("AUDITTRAIL_ES_MAX_REQUEST_BYTES: %d is not between %d and %d", c.MaxRequestBytes, minRequestBytes, maxRequestBytes)
+		bad("elasticsearch: max request size %d is not between %d and %d", c.MaxRequestBytes, minRequestBytes, maxRequestBytes)
 	}
 
 	var methods []string
 	if c.APIKey != nil {
-		methods = append(methods, "AUDITTRAIL_ES_API_KEY")
+		methods = append(methods, "AUDITTRAIL_ELASTICSEARCH_API_KEY")
 	}
 	if c.Username != "" || c.Password != nil {
-		methods = append(methods, "AUDITTRAIL_ES_USERNAME")
+		methods = append(methods, "AUDITTRAIL_ELASTICSEARCH_USERNAME")
 		if c.Username == "" {
-			bad("AUDITTRAIL_ES_USERNAME: required with AUDITTRAIL_ES_PASSWORD")
+			bad("AUDITTRAIL_ELASTICSEARCH_USERNAME: required with AUDITTRAIL_ELASTICSEARCH_PASSWORD")
 		}
 		if c.Password == nil {
-			bad("AUDITTRAIL_ES_PASSWORD: required with AUDITTRAIL_ES_USERNAME")
+			bad("AUDITTRAIL_ELASTICSEARCH_PASSWORD: required with AUDITTRAIL_ELASTICSEARCH_USERNAME")
 		}
 	}
 	if c.AWSService != "" {
-		methods = append(methods, "AUDITTRAIL_ES_AWS_SERVICE")
+		methods = append(methods, "AUDITTRAIL_ELASTICSEARCH_AWS_SIGV4")
 		if c.AWSService != ServiceES && c.AWSService != ServiceAOSS {
-			bad("AUDITTRAIL_ES_AWS_SERVICE: %q is not es (OpenSearch Service) or aoss (OpenSearch Serverless)", c.AWSService)
+			bad("AUDITTRAIL_ELASTICSEARCH_AWS_SIGV4: %q is not es (OpenSearch Service) or aoss (OpenSearch Serverless)", c.AWSService)
 		}
 		if c.AWSRegion == "" {
-			bad("AUDITTRAIL_ES_AWS_REGION: required with AUDITTRAIL_ES_AWS_SERVICE (default: AWS_REGION)")
+			bad("AWS_REGION: required with AUDITTRAIL_ELASTICSEARCH_AWS_SIGV4 (default: AWS_REGION)")
 		}
 		if c.Lookup == nil {
 			bad("elasticsearch: AWS signing needs Lookup (os.LookupEnv) to read the function's credentials")
