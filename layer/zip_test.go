@@ -9,8 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
