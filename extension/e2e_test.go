@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -424,4 +425,32 @@ func TestKeyedChain(t *testing.T) {
 			t.Errorf("%s: exit %v, output:\n%s", tt.name, err, out)
 		}
 	}
+}
+
+// TestConfigProblemsAreInTheTrail: a sink that cannot work (no token) and
+// a misspelled variable are disabled or ignored, the extension runs on, and
+// the trail itself says what will not happen.
+func TestConfigProblemsAreInTheTrail(t *testing.T) {
+	l := newLambda(t, true, func(c *lambdasim.Config) {
+		c.Env["AUDITTRAIL_SINKS"] = "file,splunk"
+		c.Env["AUDITTRAIL_SPLUNK_URL"] = "https://hec.example.com:8088"
+		c.Env["AUDITTRAIL_FLUSH_BUGDET"] = "10ms"
+	})
+	res := l.invoke(t, "GET", "/health")
+	if res.ErrorType != "" {
+		t.Fatalf("invoke: %s", res.ErrorType)
+	}
+	l.shutdown(t)
+	var details []string
+	for _, g := range byAction(l.records(t), schema.ActionCoverageGap) {
+		details = append(details, g.Gap.Detail)
+	}
+	all := strings.Join(details, "\n")
+	for _, want := range []string{"AUDITTRAIL_SPLUNK_TOKEN: required", "AUDITTRAIL_FLUSH_BUGDET", "AUDITTRAIL_FLUSH_BUDGET"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no coverage-gap record mentions %q; gaps: %q", want, details)
+		}
+	}
+	invocation(t, l.records(t), res.RequestID) // the extension worked on
+	l.verify(t)
 }

@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -76,6 +77,11 @@ type Options struct {
 	Log *slog.Logger
 	// Secrets fetches the secrets the configuration names.
 	Secrets *secrets.Resolver
+	// ConfigProblems are what reading the configuration found (bad values
+	// replaced by defaults, disabled sinks, unknown variables): each goes
+	// into the trail as a coverage-gap record, since what was asked for
+	// (a sink, say) will not happen.
+	ConfigProblems error
 }
 
 // Run is the extension's main loop. It returns nil after a SHUTDOWN was
@@ -134,6 +140,9 @@ func Run(ctx context.Context, opts Options) error {
 		chainKey, chainKeyErr = fetchSecret(ctx, opts.Secrets, cfg.ChainKeyARN)
 	}
 	p := newPipeline(log, env, schema.NewChain(chainKey), outboxes, opts.Stdout)
+	for _, problem := range problemsOf(opts.ConfigProblems, sinkErr) {
+		p.gap(schema.GapInternalError, 0, 0, "configuration: "+problem)
+	}
 	if spoolErr != nil {
 		log.Error("spool unavailable", "error", spoolErr)
 		p.gap(schema.GapInternalError, 0, 0, spoolErr.Error())
@@ -252,6 +261,27 @@ func pseudonymKey(ctx context.Context, r *secrets.Resolver, arn string, red sche
 	}
 	red.PseudonymKey = key
 	return red
+}
+
+// maxConfigProblems bounds the configuration problems written into the
+// trail.
+const maxConfigProblems = 20
+
+// problemsOf splits joined errors into one line each, at most
+// maxConfigProblems.
+func problemsOf(errs ...error) []string {
+	var out []string
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		for line := range strings.SplitSeq(err.Error(), "\n") {
+			if line = strings.TrimSpace(line); line != "" && len(out) < maxConfigProblems {
+				out = append(out, line)
+			}
+		}
+	}
+	return out
 }
 
 // fetchSecret fetches a secret during init, before the first event/next,

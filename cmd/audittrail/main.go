@@ -222,7 +222,7 @@ func runExtension(ctx context.Context, name string, stdout, stderr io.Writer) in
 	if cfgErr != nil {
 		log.Error("configuration problems; using defaults for the affected options", "error", cfgErr)
 	}
-	opts := extension.Options{Config: cfg, Name: name, Stdout: stdout, Log: log, Secrets: secrets.New(os.LookupEnv)}
+	opts := extension.Options{Config: cfg, Name: name, Stdout: stdout, Log: log, Secrets: secrets.New(os.LookupEnv), ConfigProblems: cfgErr}
 	if err := extension.Run(ctx, opts); err != nil {
 		log.Error("extension stopped", "error", err)
 		return 1
