@@ -147,7 +147,7 @@ func sinkVariables() []Var {
 	vs = append(vs, secretVars("AUDITTRAIL_ELASTICSEARCH_PASSWORD", "Password for basic authentication")...)
 	vs = append(vs,
 		Var{"AUDITTRAIL_ELASTICSEARCH_AWS_SIGV4", "", "`es` (Amazon OpenSearch Service) or `aoss` (OpenSearch Serverless): sign requests with the function's role instead."},
-		Var{"AUDITTRAIL_DATADOG_SITE", "datadoghq.com", "Datadog site (`datadog` sink): `datadoghq.com`, `datadoghq.eu`, `us3.datadoghq.com`, `us5.datadoghq.com`, `ap1.datadoghq.com`, `ddog-gov.com`; `DD_SITE` when unset."},
+		Var{"AUDITTRAIL_DATADOG_SITE", "datadoghq.com", "Datadog site (`datadog` sink): `datadoghq.com`, `datadoghq.eu`, `us3.datadoghq.com`, `us5.datadoghq.com`, `ap1.datadoghq.com`, `ap2.datadoghq.com`, `uk1.datadoghq.com`, `ddog-gov.com`, `us2.ddog-gov.com`; `DD_SITE` when unset."},
 		Var{"AUDITTRAIL_DATADOG_URL", "", "Full logs intake URL instead of the site's (a proxy, say)."},
 	)
 	vs = append(vs, secretVars("AUDITTRAIL_DATADOG_API_KEY", "The Datadog API key; `DD_API_KEY` when none of the three is set")...)
