@@ -171,14 +171,19 @@ func (s *Sim) initEnv(ctx context.Context) (string, error) {
 	onLine := func(origin string, line []byte) { s.logLine(env, origin, line) }
 	var extProcs []*proc
 	for _, f := range files {
-		p, err := startProc(baseName(f), "extension", []string{f}, s.processEnv(env, false), onLine, onExit)
+		penv := s.processEnv(env, false)
+		// Started and listed under the lock: a quick extension's register
+		// call must find its process.
+		s.mu.Lock()
+		p, err := startProc(baseName(f), "extension", []string{f}, penv, onLine, onExit)
+		if err == nil {
+			env.procs = append(env.procs, p)
+		}
+		s.mu.Unlock()
 		if err != nil {
 			return s.failInit(ctx, env, "Extension.LaunchError"), nil
 		}
 		extProcs = append(extProcs, p)
-		s.mu.Lock()
-		env.procs = append(env.procs, p)
-		s.mu.Unlock()
 	}
 	// Every extension process must register before the runtime starts.
 	registered := s.waitUntil(ictx, func() bool {
@@ -199,14 +204,17 @@ func (s *Sim) initEnv(ctx context.Context) (string, error) {
 	if w := s.cfg.Env["AWS_LAMBDA_EXEC_WRAPPER"]; w != "" && !s.cfg.OSOnlyRuntime {
 		argv = append([]string{w}, argv...)
 	}
-	rt, err := startProc("runtime", "function", argv, s.processEnv(env, true), onLine, onExit)
+	renv := s.processEnv(env, true)
+	s.mu.Lock()
+	rt, err := startProc("runtime", "function", argv, renv, onLine, onExit)
+	if err == nil {
+		env.runtime = rt
+		env.procs = append(env.procs, rt)
+	}
+	s.mu.Unlock()
 	if err != nil {
 		return s.failInit(ctx, env, "Runtime.InvalidEntrypoint"), nil
 	}
-	s.mu.Lock()
-	env.runtime = rt
-	env.procs = append(env.procs, rt)
-	s.mu.Unlock()
 	// Init ends when the runtime and every extension called next.
 	ok := s.waitUntil(ictx, func() bool {
 		if env.initError != "" || !rt.alive() {
