@@ -56,6 +56,12 @@ Commands:
                        directory, a segment, an NDJSON file, or - (stdin).
                        A keyed chain (AUDITTRAIL_CHAIN_KEY) is checked with
                        the key from FILE or from AUDITTRAIL_CHAIN_KEY
+  query [--from PATH]... [--since 24h|RFC3339] [--until ...] [--limit N]
+        [--fields a,b,c] [--output table|json|ndjson] [FILTER [PATH ...]]
+                       print the records matching FILTER (for example
+                       'http.request.method=DELETE http.route=/users/*
+                       http.response.status_code>=400'); the trail is every
+                       --from PATH and PATH after the filter, else ./demo-trail
   elasticsearch-template [--print]
                        install the index template of the elasticsearch sink
                        (mappings for every field) in the cluster that
@@ -98,6 +104,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runNormalize(args[2:], os.Stdin, stdout, stderr)
 	case "verify":
 		return runVerify(args[2:], os.Stdin, stdout, stderr)
+	case "query":
+		return queryCommand(ctx, args[2:], time.Now(), stdout, stderr)
 	case "config":
 		return runConfig(args[2:], os.LookupEnv, os.Environ(), stdout, stderr)
 	case "elasticsearch-template":

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/audittrail/audittrail/query"
+)
+
+const queryUsage = `usage: audittrail query [flags] [FILTER [PATH ...]]
+
+Prints the records of a trail that match FILTER: conditions FIELD OP VALUE,
+separated by spaces, all of which must hold. OP is = != > >= < <=; a * in
+a value matches any run of characters (= and != only); > >= < <= compare
+numbers or RFC 3339 times; quote a value holding spaces with "double
+quotes" (\" and \\ inside). A missing field never matches =, and always
+matches !=. No FILTER (or '') matches every record. For example:
+
+  audittrail query 'http.request.method=DELETE http.response.status_code>=400'
+  audittrail query --since 24h --output ndjson 'user.id=user-*' other-trail/
+
+The trail is read from every --from PATH and every PATH after the filter:
+a file store directory, a segment (.ndjson.zst) or an NDJSON file (the
+extension's stdout included). Without either, ./demo-trail is read if it
+exists. Flags come before FILTER.
+
+With --explain it reads no trail and prints the filter in the query
+language of each SIEM instead, to paste into its search:
+
+  audittrail query --explain --since 24h 'http.request.method=DELETE http.route=/users/*'
+
+Exits 0 with or without matches, 2 on a usage or filter error, 1 when a
+trail cannot be read.
+
+Flags:
+`
+
+// queryCommand runs `audittrail query` with the clock passed in.
+func queryCommand(ctx context.Context, args []string, now time.Time, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("query", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), queryUsage)
+		fs.PrintDefaults()
+	}
+	var from []string
+	fs.Func("from", "read the trail at `PATH` (repeatable; default ./demo-trail)", func(s string) error {
+		from = append(from, s)
+		return nil
+	})
+	since := fs.String("since", "", "only records at or after `WHEN`: a duration back from now (24h, 90m) or an RFC 3339 time")
+	until := fs.String("until", "", "only records before `WHEN` (as --since)")
+	limit := fs.Int("limit", 0, "print at most `N` records (0: all)")
+	fields := fs.String("fields", strings.Join(query.DefaultFields, ","), "the table's columns, comma-separated")
+	output := fs.String("output", query.FormatTable, "`FORMAT`: table, json (one array) or ndjson (the records as stored)")
+	explain := fs.Bool("explain", false, "print the filter in each SIEM's language (VictoriaLogs LogsQL, Elasticsearch query DSL, Splunk SPL, Datadog log search), to paste into its UI, instead of reading a trail")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	usageErr := func(err error) int {
+		fmt.Fprintln(stderr, "query:", err)
+		return 2
+	}
+	var q query.Query
+	var err error
+	if q.Conds, err = query.Parse(fs.Arg(0)); err != nil {
+		return usageErr(err)
+	}
+	if q.Since, err = parseWhen(*since, now); err != nil {
+		return usageErr(fmt.Errorf("--since: %w", err))
+	}
+	if q.Until, err = parseWhen(*until, now); err != nil {
+		return usageErr(fmt.Errorf("--until: %w", err))
+	}
+	if *limit < 0 {
+		return usageErr(errors.New("--limit must not be negative"))
+	}
+	q.Limit = *limit
+	if *explain {
+		return explainQuery(q, stdout, stderr)
+	}
+	cols, err := query.ParseFields(*fields)
+	if err != nil {
+		return usageErr(err)
+	}
+	out, err := query.NewOutput(stdout, *output, cols)
+	if err != nil {
+		return usageErr(err)
+	}
+	paths := append(from, fs.Args()[min(1, fs.NArg()):]...)
+	if len(paths) == 0 {
+		if _, err := os.Stat("demo-trail"); err != nil {
+			return usageErr(errors.New("no trail to read: name one with --from PATH (./demo-trail does not exist)"))
+		}
+		paths = []string{"demo-trail"}
+	}
+	scanErr := query.ScanFiles(ctx, paths, q, out.Add)
+	if err := out.Close(); err != nil && scanErr == nil {
+		scanErr = err
+	}
+	if scanErr != nil {
+		fmt.Fprintln(stderr, "query:", scanErr)
+		return 1
+	}
+	return 0
+}
+
+// parseWhen reads a time bound: "" (none), a duration back from now, or an
+// RFC 3339 time.
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			return time.Time{}, fmt.Errorf("%q: want a positive duration", s)
+		}
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if _, err := strconv.Atoi(s); err == nil {
+		return time.Time{}, fmt.Errorf("%q: a duration needs a unit (24h, 90m)", s)
+	}
+	return time.Time{}, fmt.Errorf("%q: want a duration (24h) or an RFC 3339 time (2026-11-22T10:00:00Z)", s)
+}
+
+// explainQuery prints q compiled to each SIEM's query language.
+func explainQuery(q query.Query, stdout, stderr io.Writer) int {
+	dsl, err := query.ElasticsearchDSL(q)
+	if err != nil {
+		fmt.Fprintln(stderr, "query:", err)
+		return 2
+	}
+	dd, from, to := query.DatadogQuery(q)
+	fmt.Fprintf(stdout, "VictoriaLogs (LogsQL):\n  %s\n", query.LogsQL(q))
+	fmt.Fprintf(stdout, "Elasticsearch / OpenSearch (POST <data stream>/_search):\n  %s\n", dsl)
+	fmt.Fprintf(stdout, "Splunk (after index=<index> sourcetype=audittrail):\n  %s\n", query.SPL(q))
+	fmt.Fprintf(stdout, "Datadog (Logs Search, source:audittrail):\n  %s\n", dd)
+	if from != "" || to != "" {
+		fmt.Fprintf(stdout, "  from %s to %s\n", cmp.Or(from, "the start"), cmp.Or(to, "now"))
+	}
+	return 0
+}
