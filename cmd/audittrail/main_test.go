@@ -71,7 +71,10 @@ func TestDemo(t *testing.T) {
 		"DELETE  /users/{id}      403    user-7f3a  203.0.113.10   failure",
 		"GET     /error           500    user-7f3a  203.0.113.10   failure  OrderNotFound",
 		"invocations      15 (3 cold starts,", "3 init, 3 shutdown records", "coverage gaps    0", trail,
-		"verify: 3 environment(s), complete and unaltered"} {
+		"verify: 3 environment(s), complete and unaltered",
+		// and it ends with a query of its 403s
+		"The 403s of this run (audittrail query", "DELETE               /users/{id}  user-7f3a  203.0.113.10",
+		"GET                  /admin       user-7f3a  203.0.113.10"} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/audittrail/audittrail/internal/lambdasim"
 	"github.com/audittrail/audittrail/internal/lambdasim/samplefn"
 	"github.com/audittrail/audittrail/layer"
+	"github.com/audittrail/audittrail/query"
 	"github.com/audittrail/audittrail/schema"
 	"github.com/audittrail/audittrail/sinks/file"
 )
@@ -194,7 +195,31 @@ func summarize(out io.Writer, trail string) error {
 	if invocations == 0 {
 		return errors.New("the trail holds no invocation records")
 	}
-	return verifyTrail(out, trail)
+	if err := verifyTrail(out, trail); err != nil {
+		return err
+	}
+	return queryForbidden(out, trail)
+}
+
+// forbiddenFilter is the demo's closing query: who was refused, from where.
+const forbiddenFilter = "http.response.status_code=403"
+
+// queryForbidden ends the demo with a query of the trail, as
+// `audittrail query` runs it: the 403s of the run.
+func queryForbidden(out io.Writer, trail string) error {
+	conds, err := query.Parse(forbiddenFilter)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nThe 403s of this run (audittrail query --from %s '%s'):\n", trail, forbiddenFilter)
+	table, err := query.NewOutput(out, query.FormatTable, []string{"@timestamp", "http.request.method", "http.route", "user.id", "client.address"})
+	if err != nil {
+		return err
+	}
+	if err := query.ScanFiles(context.Background(), []string{trail}, query.Query{Conds: conds}, table.Add); err != nil {
+		return err
+	}
+	return table.Close()
 }
 
 // verifyTrail ends the demo as `audittrail verify` would: every record of
