@@ -29,8 +29,10 @@ matches !=. No FILTER (or '') matches every record. For example:
 
 The trail is read from every --from PATH and every PATH after the filter:
 a file store directory, a segment (.ndjson.zst) or an NDJSON file (the
-extension's stdout included). Without either, ./demo-trail is read if it
-exists. Flags come before FILTER.
+extension's stdout included), or a VictoriaLogs server as
+victorialogs+http://HOST:PORT (or https), which runs the filter itself
+and returns every value as a string. Without either, ./demo-trail is
+read if it exists. Flags come before FILTER.
 
 With --explain it reads no trail and prints the filter in the query
 language of each SIEM instead, to paste into its search:
@@ -105,7 +107,7 @@ func queryCommand(ctx context.Context, args []string, now time.Time, stdout, std
 		}
 		paths = []string{"demo-trail"}
 	}
-	scanErr := query.ScanFiles(ctx, paths, q, out.Add)
+	scanErr := scanTrails(ctx, paths, q, out.Add)
 	if err := out.Close(); err != nil && scanErr == nil {
 		scanErr = err
 	}
@@ -114,6 +116,43 @@ func queryCommand(ctx context.Context, args []string, now time.Time, stdout, std
 		return 1
 	}
 	return 0
+}
+
+// scanTrails calls add for the matches of every path: the file paths
+// (ScanFiles) first, then each VictoriaLogs server ("victorialogs+..."),
+// stopping once q.Limit records have been added in all.
+func scanTrails(ctx context.Context, paths []string, q query.Query, add func([]byte, map[string]any) error) error {
+	var files, servers []string
+	for _, p := range paths {
+		if strings.HasPrefix(p, query.VictoriaLogsScheme) {
+			servers = append(servers, p)
+		} else {
+			files = append(files, p)
+		}
+	}
+	errLimit := errors.New("limit reached")
+	n := 0
+	counted := func(raw []byte, rec map[string]any) error {
+		if q.Limit > 0 && n >= q.Limit {
+			return errLimit
+		}
+		n++
+		return add(raw, rec)
+	}
+	var err error
+	if len(files) > 0 {
+		err = query.ScanFiles(ctx, files, q, counted)
+	}
+	for _, s := range servers {
+		if err != nil {
+			break
+		}
+		err = query.ScanVictoriaLogs(ctx, s, q, nil, counted)
+	}
+	if errors.Is(err, errLimit) {
+		return nil
+	}
+	return err
 }
 
 // parseWhen reads a time bound: "" (none), a duration back from now, or an
