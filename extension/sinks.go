@@ -98,7 +98,7 @@ func openSink(name string, cfg config.Config, out io.Writer, r *secrets.Resolver
 func elasticsearchConfig(cfg config.Config, r *secrets.Resolver, client *http.Client) elasticsearch.Config {
 	es := cfg.Elasticsearch
 	c := elasticsearch.Config{URL: es.URL, DataStream: es.DataStream, Codec: buffer.Gzip, Username: es.Username,
-		AWSService: es.SigV4, AWSRegion: cfg.Lambda.Region, Lookup: r.LookupEnv(), Client: client}
+		AWSService: es.SigV4, AWSRegion: cfg.Lambda.Region, Credentials: r.Credentials, Client: client}
 	if es.APIKey.IsSet() {
 		c.APIKey = secretOf(r, es.APIKey)
 	}

@@ -139,10 +139,6 @@ func (r *Resolver) Parameter(ctx context.Context, name string) ([]byte, error) {
 	return v, nil
 }
 
-// LookupEnv returns the environment the resolver reads (for the sinks that
-// sign with the function's credentials themselves).
-func (r *Resolver) LookupEnv() func(string) (string, bool) { return r.lookup }
-
 // Credentials returns the function's role credentials, from the
 // environment, for the sinks that sign their requests (S3, OpenSearch).
 func (r *Resolver) Credentials(ctx context.Context) (aws.Credentials, error) {

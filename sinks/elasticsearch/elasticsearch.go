@@ -136,16 +136,16 @@ type Config struct {
 	// AWSService signs every request with AWS Signature Version 4 for
 	// this service (AUDITTRAIL_ELASTICSEARCH_AWS_SIGV4): ServiceES for Amazon
 	// OpenSearch Service, ServiceAOSS for OpenSearch Serverless; "" signs
-	// nothing. The credentials are the function's role's, read through
-	// Lookup.
+	// nothing. The credentials are the function's role's, from
+	// Credentials.
 	AWSService string
 	// AWSRegion is the region signed for (AWS_REGION);
 	// required with AWSService, the function's AWS_REGION by default.
 	AWSRegion string
-	// Lookup reads the function's credentials, AWS_ACCESS_KEY_ID,
-	// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, on every signed request
-	// (os.LookupEnv in production); required with AWSService.
-	Lookup func(string) (string, bool)
+	// Credentials returns the function's role credentials for signing
+	// (internal/secrets.Resolver.Credentials in production); required with
+	// AWSService.
+	Credentials func(context.Context) (aws.Credentials, error)
 	// Client sends the requests; nil means a client with Go's defaults
 	// (TLS certificates verified against the system's CAs).
 	Client *http.Client
@@ -218,8 +218,8 @@ func (c Config) Validate() error {
 		if c.AWSRegion == "" {
 			bad("AWS_REGION: required with AUDITTRAIL_ELASTICSEARCH_AWS_SIGV4 (default: AWS_REGION)")
 		}
-		if c.Lookup == nil {
-			bad("elasticsearch: AWS signing needs Lookup (os.LookupEnv) to read the function's credentials")
+		if c.Credentials == nil {
+			bad("elasticsearch: AWS signing needs Credentials")
 		}
 	}
 	if len(methods) > 1 {
@@ -441,9 +441,9 @@ func (s *Sink) authorize(ctx context.Context, req *http.Request, body []byte) er
 		}
 		req.SetBasicAuth(s.cfg.Username, pw)
 	case s.cfg.AWSService != "":
-		creds, err := envCredentials(s.cfg.Lookup)
+		creds, err := s.cfg.Credentials(ctx)
 		if err != nil {
-			return err
+			return fmt.Errorf("credentials: %w", err)
 		}
 		if err := s.sign(ctx, req, body, creds, s.now()); err != nil {
 			return sinks.Permanent(fmt.Errorf("sign: %w", err))
@@ -461,18 +461,6 @@ func (s *Sink) sign(ctx context.Context, req *http.Request, body []byte, creds a
 	hash := hex.EncodeToString(sum[:])
 	req.Header.Set("X-Amz-Content-Sha256", hash)
 	return s.signer.SignHTTP(ctx, creds, req, hash, s.cfg.AWSService, s.cfg.AWSRegion, at)
-}
-
-// envCredentials reads the function's role credentials, which Lambda sets
-// in the environment.
-func envCredentials(lookup func(string) (string, bool)) (aws.Credentials, error) {
-	id, _ := lookup("AWS_ACCESS_KEY_ID")
-	secret, _ := lookup("AWS_SECRET_ACCESS_KEY")
-	token, _ := lookup("AWS_SESSION_TOKEN")
-	if id == "" || secret == "" {
-		return aws.Credentials{}, errors.New("no AWS credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)")
-	}
-	return aws.Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: token, Source: "environment"}, nil
 }
 
 // drain reads what is left of an answer so that its connection can serve

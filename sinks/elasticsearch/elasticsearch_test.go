@@ -26,6 +26,7 @@ import (
 
 	"github.com/audittrail/audittrail/buffer"
 	"github.com/audittrail/audittrail/sinks"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -414,14 +415,14 @@ func TestWriteSecretUnavailableIsTransient(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	env := func(string) (string, bool) { return "", false }
+	creds := func(context.Context) (aws.Credentials, error) { return aws.Credentials{}, nil }
 	for _, tt := range []struct {
 		cfg  Config
 		want []string // parts of the error; nil: valid
 	}{
 		{Config{URL: "https://es.example.com:9243"}, nil},
 		{Config{URL: "http://127.0.0.1:9428/insert/elasticsearch?_time_field=@timestamp", Codec: buffer.None, MaxRequestBytes: 1 << 10}, nil},
-		{Config{URL: "https://x.eu-west-1.aoss.amazonaws.com", AWSService: "aoss", AWSRegion: "eu-west-1", Lookup: env}, nil},
+		{Config{URL: "https://x.eu-west-1.aoss.amazonaws.com", AWSService: "aoss", AWSRegion: "eu-west-1", Credentials: creds}, nil},
 		{Config{}, []string{"AUDITTRAIL_ELASTICSEARCH_URL: required"}},
 		{Config{URL: "ftp://x"}, []string{"AUDITTRAIL_ELASTICSEARCH_URL"}},
 		{Config{URL: "https://elastic:hunter2@es.example.com"}, []string{"AUDITTRAIL_ELASTICSEARCH_URL: credentials belong"}},
@@ -437,7 +438,7 @@ func TestConfigValidate(t *testing.T) {
 		{Config{URL: "https://es", Username: "u"}, []string{"AUDITTRAIL_ELASTICSEARCH_PASSWORD: required"}},
 		{Config{URL: "https://es", Password: sinks.StaticSecret("p")}, []string{"AUDITTRAIL_ELASTICSEARCH_USERNAME: required"}},
 		{Config{URL: "https://es", APIKey: sinks.StaticSecret("k"), Username: "u", Password: sinks.StaticSecret("p")}, []string{"only one way"}},
-		{Config{URL: "https://es", AWSService: "s3"}, []string{"AUDITTRAIL_ELASTICSEARCH_AWS_SIGV4", "AWS_REGION", "Lookup"}},
+		{Config{URL: "https://es", AWSService: "s3"}, []string{"AUDITTRAIL_ELASTICSEARCH_AWS_SIGV4", "AWS_REGION", "Credentials"}},
 		// Every problem at once.
 		{Config{URL: "nope", DataStream: "UP", Codec: "lz4"}, []string{"AUDITTRAIL_ELASTICSEARCH_URL", "AUDITTRAIL_ELASTICSEARCH_DATA_STREAM", "elasticsearch: compression"}},
 	} {

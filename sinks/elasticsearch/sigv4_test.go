@@ -3,6 +3,7 @@ package elasticsearch
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -248,7 +249,9 @@ func TestSignedBulkRequests(t *testing.T) {
 		"AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
 		"AWS_SESSION_TOKEN":     "IQoJb3JpZ2luX2VjEXAMPLETOKEN",
 	}
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	creds := func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: env["AWS_ACCESS_KEY_ID"], SecretAccessKey: env["AWS_SECRET_ACCESS_KEY"], SessionToken: env["AWS_SESSION_TOKEN"]}, nil
+	}
 	records := readRecords(t, "testdata/encode/proxy_trail.json")
 	for _, service := range []string{ServiceES, ServiceAOSS} {
 		t.Run(service, func(t *testing.T) {
@@ -288,7 +291,7 @@ func TestSignedBulkRequests(t *testing.T) {
 				_, _ = w.Write(createdAnswer(bytes.Count(plain, []byte("\n")) / 2))
 			}))
 			defer srv.Close()
-			s, err := New(Config{URL: srv.URL, AWSService: service, AWSRegion: "eu-west-1", Lookup: lookup, Client: srv.Client()})
+			s, err := New(Config{URL: srv.URL, AWSService: service, AWSRegion: "eu-west-1", Credentials: creds, Client: srv.Client()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -309,8 +312,10 @@ func TestSigningWithoutCredentialsWaits(t *testing.T) {
 		t.Error("an unsigned request was sent")
 	}))
 	defer srv.Close()
-	none := func(string) (string, bool) { return "", false }
-	s, err := New(Config{URL: srv.URL, AWSService: ServiceES, AWSRegion: "eu-west-1", Lookup: none})
+	none := func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{}, errors.New("no AWS credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)")
+	}
+	s, err := New(Config{URL: srv.URL, AWSService: ServiceES, AWSRegion: "eu-west-1", Credentials: none})
 	if err != nil {
 		t.Fatal(err)
 	}
