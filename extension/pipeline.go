@@ -197,19 +197,13 @@ func (p *pipeline) gap(reason string, records, bytes int64, detail string) {
 	p.gapLocked(reason, "extension", records, bytes, detail)
 }
 
+// gapLocked records a loss the extension or Lambda reported.
 func (p *pipeline) gapLocked(reason, source string, records, bytes int64, detail string) {
-	p.sinkGapLocked("", reason, source, records, bytes, detail)
-}
-
-// sinkGapLocked records a loss, naming the sink concerned when there is one.
-func (p *pipeline) sinkGapLocked(sink, reason, source string, records, bytes int64, detail string) {
 	if len(p.gaps) >= maxHeldGaps {
-		p.overflowLocked(gapKey{reason, source, sink}, records, bytes)
+		p.overflowLocked(gapKey{reason, source, ""}, records, bytes)
 		return
 	}
-	rec := p.builder.Gap(reason, source, records, bytes, detail, p.now())
-	rec.Gap.Sink = sink
-	p.appendGapLocked(rec)
+	p.appendGapLocked(p.builder.Gap(reason, source, records, bytes, detail, p.now()))
 }
 
 // appendGapLocked holds a gap record for the next flush. Beyond
