@@ -6,7 +6,6 @@ package httpsink
 // through lambdasim.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -153,5 +152,4 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			t.Errorf("New(%q) accepted", u)
 		}
 	}
-	_ = bytes.MinRead
 }

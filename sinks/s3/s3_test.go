@@ -150,12 +150,10 @@ func TestConfigProblems(t *testing.T) {
 }
 
 func BenchmarkWrite(b *testing.B) {
-	var got []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 	}))
 	defer srv.Close()
-	_ = got
 	s, _ := New(Config{Bucket: "trail", Region: "eu-west-1", Endpoint: srv.URL, Credentials: creds})
 	big := make([][]byte, 0, 1000)
 	for range 500 {
