@@ -17,6 +17,33 @@ const (
 	ActionShutdown    = "shutdown"
 	ActionCoverageGap = "coverage_gap"
 	ActionLog         = "log"
+	// ActionSecurityFinding: one finding of a detector, on a record of its
+	// own (event.kind "alert") next to the invocation record that carries
+	// it in security.findings; see OCSF for its Detection Finding form.
+	ActionSecurityFinding = "security_finding"
+)
+
+// Finding types (security.findings[].type): what the detectors report.
+const (
+	FindingAuthFailureBurst  = "auth_failure_burst"
+	FindingGatewayBypass     = "gateway_bypass"
+	FindingUndocumentedRoute = "undocumented_route"
+	// FindingUndocumentedStatus: a status code the API description does not
+	// list for a documented operation.
+	FindingUndocumentedStatus    = "undocumented_status"
+	FindingSensitiveDataExposure = "sensitive_data_exposure"
+	FindingInjectionAttempt      = "injection_attempt"
+	FindingAnomaly               = "anomaly"
+)
+
+// Severities of a finding (security.findings[].severity), OCSF's names in
+// lower case.
+const (
+	SeverityInfo     = "informational"
+	SeverityLow      = "low"
+	SeverityMedium   = "medium"
+	SeverityHigh     = "high"
+	SeverityCritical = "critical"
 )
 
 // Outcomes of a record (event.outcome), as in ECS.
@@ -91,6 +118,9 @@ type Record struct {
 	User      *User      `json:"user,omitempty"`
 	Auth      *Auth      `json:"auth,omitempty"`
 	Error     *Error     `json:"error,omitempty"`
+	// Security holds what the detectors found in the invocation, and the
+	// one finding of a security_finding record.
+	Security *Security `json:"security,omitempty"`
 	// Gap is set on coverage_gap records only.
 	Gap *Gap `json:"coverage_gap,omitempty"`
 	// Log is set on log records only.
@@ -332,4 +362,55 @@ var idNamespace = uuid.MustParse("6f1d0b52-7c2e-4c1a-9a54-0d6b2f8a3e71")
 // gives the same id, so a record re-sent after a retry or a freeze keeps it.
 func RecordID(name string) string {
 	return uuid.NewSHA1(idNamespace, []byte(name)).String()
+}
+
+// Security is what the detectors found (security.*). Detectors only
+// observe: a finding never changes what the function received or answered.
+type Security struct {
+	Findings []Finding `json:"findings,omitempty"`
+	// InvocationID is the event.id of the invocation record a
+	// security_finding record is about.
+	InvocationID string `json:"invocation_id,omitempty"`
+}
+
+// Finding is one detector's verdict on an invocation.
+type Finding struct {
+	// Type is one of the Finding* constants.
+	Type string `json:"type"`
+	// Severity is one of the Severity* constants.
+	Severity string `json:"severity"`
+	// Reason says what was seen, for a person, without sensitive values.
+	Reason   string   `json:"reason"`
+	Evidence Evidence `json:"evidence"`
+}
+
+// Evidence backs a finding. It names where and what, and counts, never
+// the sensitive value itself (a card number's kind and count, not the
+// number).
+type Evidence struct {
+	// Location is where it was seen: "request.path", "request.query",
+	// "request.header.<name>", "request.body", "response.body",
+	// "response.status", "event" (the invocation's source).
+	Location string `json:"location,omitempty"`
+	// Rule names the signature or check that matched ("sqli.union_select").
+	Rule string `json:"rule,omitempty"`
+	// Kinds and Counts: Counts[i] matches of kind Kinds[i] (sensitive data).
+	Kinds  []string `json:"kinds,omitempty"`
+	Counts []int    `json:"counts,omitempty"`
+	// Key is the record field a stateful detector counted by ("client.ip",
+	// "user.id"); the value is that field of the record.
+	Key string `json:"key,omitempty"`
+	// Count is how many events the detector counted (failures in the
+	// window, say) and Threshold the count that makes a finding.
+	Count     int64 `json:"count,omitempty"`
+	Threshold int64 `json:"threshold,omitempty"`
+	// WindowSeconds is the sliding window the count covers.
+	WindowSeconds float64 `json:"window_seconds,omitempty"`
+	// Observed and Baseline are the measured value and what the
+	// environment's recent past predicts (anomaly: error rate or latency).
+	Observed *float64 `json:"observed,omitempty"`
+	Baseline *float64 `json:"baseline,omitempty"`
+	// Expected lists what was expected instead (gateway_bypass: the
+	// expected sources; undocumented_status: the documented codes).
+	Expected []string `json:"expected,omitempty"`
 }

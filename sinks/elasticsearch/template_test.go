@@ -119,7 +119,8 @@ func TestTemplateCoversTheSchema(t *testing.T) {
 				typ = "date-time"
 			}
 			if typ == "array" {
-				typ, _ = p["items"].(map[string]any)["type"].(string)
+				p = p["items"].(map[string]any) // an array maps as its items do
+				typ, _ = p["type"].(string)
 			}
 			if sub, ok := p["properties"].(map[string]any); ok {
 				walkSchema(prefix+name+".", sub)
