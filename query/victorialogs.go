@@ -31,7 +31,9 @@ const vlErrorExcerpt = 512
 // is rebuilt into a nested record ("http.request.method" becomes
 // {"http":{"request":{"method":...}}}); the server's _msg, _time and
 // _stream fields are kept, and _time is also given as @timestamp when the
-// hit has none (VictoriaLogs takes @timestamp as its _time). rec is that
+// hit has none (VictoriaLogs takes @timestamp as its _time); a plain _msg
+// is also given as event.action when the hit has none (the ingestion the
+// sinks document, _msg_field=event.action, moves it there). rec is that
 // record and raw its JSON (valid only during the call). The filter is
 // applied by the server alone: rec is not matched again here. q.Limit is
 // enforced by the server's limit pipe and again while reading.
@@ -124,6 +126,15 @@ func vlRecord(line []byte) (map[string]any, bool) {
 		return nil, false
 	}
 	rec := unflatten(flat)
+	// The sinks' documented ingestion (`_msg_field=event.action`) moves
+	// event.action into _msg: give it back.
+	if msg, ok := flat["_msg"].(string); ok && msg != "" && !strings.HasPrefix(msg, "{") {
+		if ev, isObj := rec["event"].(map[string]any); isObj {
+			if _, has := ev["action"]; !has {
+				ev["action"] = msg
+			}
+		}
+	}
 	if _, ok := rec["@timestamp"]; !ok {
 		if t, ok := flat["_time"]; ok {
 			rec["@timestamp"] = t
