@@ -2,6 +2,7 @@ package extension
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -51,23 +52,55 @@ type pipeline struct {
 	overflow map[gapKey][2]int64
 	// captures carries the proxy's captures to runCaptures.
 	captures chan capture
+	// findingRecords adds a security_finding record after each invocation
+	// record with findings.
+	findingRecords bool
 }
 
 // newPipeline returns a pipeline delivering to outboxes, sealing records
 // into chain.
 func newPipeline(log *slog.Logger, env schema.Environment, chain schema.Chain, outboxes []*outbox, stdout io.Writer) *pipeline {
-	return &pipeline{
+	p := &pipeline{
 		log:      log,
 		stdout:   stdout,
 		now:      time.Now,
 		outboxes: outboxes,
-		builder:  schema.NewBuilder(env),
 		chain:    chain,
 		changed:  make(chan struct{}),
 		captures: make(chan capture, maxPendingCaptures),
 		overflow: map[gapKey][2]int64{},
 		envID:    env.EnvID,
 		losses:   map[lossKey]*loss{},
+	}
+	if env.Inspector != nil {
+		env.Inspector = guarded{p, env.Inspector}
+	}
+	p.builder = schema.NewBuilder(env)
+	return p
+}
+
+// guarded runs the detectors so that a failure of theirs costs only their
+// findings: a panic is recovered and written as an internal_error gap.
+// The builder calls it with p.mu held.
+type guarded struct {
+	p  *pipeline
+	in schema.Inspector
+}
+
+func (g guarded) Exchange(rec *schema.Record, x schema.Exchange, parts *schema.HTTPParts) {
+	defer g.recover()
+	g.in.Exchange(rec, x, parts)
+}
+
+func (g guarded) Finished(rec *schema.Record) {
+	defer g.recover()
+	g.in.Finished(rec)
+}
+
+func (g guarded) recover() {
+	if r := recover(); r != nil {
+		g.p.log.Error("detector failed; its findings are missing", "panic", fmt.Sprint(r))
+		g.p.gapLocked(schema.GapInternalError, "extension", 0, 0, fmt.Sprintf("detectors: %v", r))
 	}
 }
 
@@ -240,14 +273,24 @@ func (p *pipeline) pushLocked(recs []schema.Record) {
 			p.appendGapLocked(recs[i])
 			continue
 		}
-		b, err := p.chain.Seal(&recs[i])
-		if err != nil {
-			// Records are plain data; this cannot happen short of a bug.
-			p.log.Error("record not encodable", "error", err)
-			continue
+		p.sealLocked(&recs[i])
+		if p.findingRecords {
+			for _, f := range schema.FindingRecords(&recs[i]) {
+				p.sealLocked(&f)
+			}
 		}
-		p.enqueueLocked(b, recs[i].Audit.Seq, false)
 	}
+}
+
+// sealLocked seals a record into the chain and queues it.
+func (p *pipeline) sealLocked(rec *schema.Record) {
+	b, err := p.chain.Seal(rec)
+	if err != nil {
+		// Records are plain data; this cannot happen short of a bug.
+		p.log.Error("record not encodable", "error", err)
+		return
+	}
+	p.enqueueLocked(b, rec.Audit.Seq, false)
 }
 
 // takeGapsLocked returns the pending gap records, the summed ones last.

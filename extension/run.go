@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/audittrail/audittrail/detect"
 	"github.com/audittrail/audittrail/internal/config"
 	"github.com/audittrail/audittrail/internal/secrets"
 	"github.com/audittrail/audittrail/schema"
@@ -128,6 +129,13 @@ func Run(ctx context.Context, opts Options) error {
 	if cfg.PseudonymKeyARN != "" {
 		env.Redaction = pseudonymKey(ctx, opts.Secrets, cfg.PseudonymKeyARN, env.Redaction, log)
 	}
+	var detectErr error
+	if cfg.Detect.On {
+		var d *detect.Detectors
+		if d, detectErr = NewDetectors(cfg.Detect); d != nil {
+			env.Inspector = d
+		}
+	}
 	outboxes, spoolErr := openOutboxes(delivery{
 		QueueBytes: cfg.QueueBytes,
 		SpoolDir:   cfg.SpoolDir,
@@ -140,6 +148,11 @@ func Run(ctx context.Context, opts Options) error {
 		chainKey, chainKeyErr = fetchSecret(ctx, opts.Secrets, cfg.ChainKeyARN)
 	}
 	p := newPipeline(log, env, schema.NewChain(chainKey), outboxes, opts.Stdout)
+	p.findingRecords = cfg.Detect.FindingRecords
+	if detectErr != nil {
+		log.Error("detector disabled", "error", detectErr)
+		p.gap(schema.GapInternalError, 0, 0, "configuration: "+detectErr.Error())
+	}
 	for _, problem := range problemsOf(opts.ConfigProblems, sinkErr) {
 		p.gap(schema.GapInternalError, 0, 0, "configuration: "+problem)
 	}
@@ -500,4 +513,40 @@ func subscribe(ctx context.Context, c *Client, uri string, types []string, log *
 	}
 	log.Error("telemetry subscription failed; continuing without platform records", "error", errors.Join(errs...))
 	return false
+}
+
+// NewDetectors returns the detectors of cfg, as the extension runs them.
+// When the OpenAPI document cannot be read, the others run without it and
+// the error says why.
+func NewDetectors(cfg config.Detect) (*detect.Detectors, error) {
+	var specErr error
+	if cfg.OpenAPISpec != "" {
+		cfg.Detectors.Spec, specErr = loadSpec(cfg.OpenAPISpec)
+	}
+	d, err := detect.New(cfg.Detectors)
+	if err != nil {
+		return nil, err // config.FromEnv validated it: a bug
+	}
+	return d, specErr
+}
+
+// loadSpec reads the OpenAPI document at path.
+func loadSpec(path string) (*detect.Spec, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("AUDITTRAIL_OPENAPI_SPEC: %w; undocumented_route is off", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, detect.MaxSpecSize+1))
+	if err == nil && len(data) > detect.MaxSpecSize {
+		err = fmt.Errorf("larger than %d bytes", detect.MaxSpecSize)
+	}
+	var spec *detect.Spec
+	if err == nil {
+		spec, err = detect.LoadSpec(data)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("AUDITTRAIL_OPENAPI_SPEC %s: %w; undocumented_route is off", path, err)
+	}
+	return spec, nil
 }

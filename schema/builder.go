@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -27,6 +28,24 @@ type Environment struct {
 	Logs bool
 	// Redaction decides what of captured requests enters the records.
 	Redaction Redaction
+	// Inspector, when set, looks at every invocation for attacks (package
+	// detect) and adds its findings to the record.
+	Inspector Inspector
+}
+
+// Inspector looks at invocations for attacks and adds what it finds to
+// rec.Security. It only observes: it must not change anything else of
+// the record.
+type Inspector interface {
+	// Exchange inspects what the Runtime API proxy saw of an invocation
+	// (its payloads), once normalized into rec; parts are the raw parts
+	// Normalize decoded of an HTTP exchange (nil: not HTTP, or not
+	// decoded, as with InvocationRecord).
+	Exchange(rec *Record, x Exchange, parts *HTTPParts)
+	// Finished inspects an invocation record once it is complete
+	// (outcome, duration): stateful detectors that count across
+	// invocations.
+	Finished(rec *Record)
 }
 
 // maxTracked bounds the invocations held in memory.
@@ -315,7 +334,11 @@ func (b *Builder) firstOnDemand(inv *invocation) bool {
 // finish completes an invocation record and forgets the invocation.
 func (b *Builder) finish(id string, inv *invocation) Record {
 	if inv.event != nil { // the result never came (timeout, crash)
-		Normalize(&inv.rec, Exchange{Event: inv.event, EventSize: inv.eventSize, Truncated: inv.truncated}, b.env.Redaction)
+		x := Exchange{Event: inv.event, EventSize: inv.eventSize, Truncated: inv.truncated}
+		parts := Normalize(&inv.rec, x, b.env.Redaction)
+		if b.env.Inspector != nil {
+			b.env.Inspector.Exchange(&inv.rec, x, parts)
+		}
 		inv.event = nil
 	}
 	rec := inv.rec
@@ -331,6 +354,9 @@ func (b *Builder) finish(id string, inv *invocation) Record {
 	if rec.FaaS.Coldstart == nil {
 		cold := b.firstOnDemand(inv)
 		rec.FaaS.Coldstart = &cold
+	}
+	if b.env.Inspector != nil {
+		b.env.Inspector.Finished(&rec)
 	}
 	delete(b.invs, id)
 	if len(b.done) == recentDone {
@@ -357,7 +383,10 @@ func (b *Builder) CaptureResult(requestID string, body []byte, size int64, trunc
 	if x.Event == nil {
 		x.Event = []byte("null") // the event was not seen: a direct invoke as far as we know
 	}
-	Normalize(&inv.rec, x, b.env.Redaction)
+	parts := Normalize(&inv.rec, x, b.env.Redaction)
+	if b.env.Inspector != nil {
+		b.env.Inspector.Exchange(&inv.rec, x, parts)
+	}
 	inv.event = nil
 	inv.answered = true
 }
@@ -640,9 +669,10 @@ func truncate(s string, n int) string {
 }
 
 // InvocationRecord makes one invocation record from an exchange alone,
-// without telemetry (as `audittrail normalize` does). Its id derives from
-// requestID, or from the event's bytes when requestID is empty, so the same
-// input always gives the same record.
+// without telemetry (as `audittrail normalize` does); env.Inspector is not
+// called (the caller may, once it has added what it knows). Its id derives from requestID, or from the
+// event's bytes when requestID is empty, so the same input always gives
+// the same record.
 func InvocationRecord(env Environment, requestID string, x Exchange, at time.Time) Record {
 	if requestID == "" {
 		requestID = RecordID(string(x.Event))
@@ -652,4 +682,33 @@ func InvocationRecord(env Environment, requestID string, x Exchange, at time.Tim
 	Normalize(&rec, x, env.Redaction)
 	rec.Event.Outcome = finalOutcome(&rec)
 	return rec
+}
+
+// FindingRecords returns one security_finding record per finding of the
+// invocation record inv (none when it has none): event.kind alert, the
+// invocation's time, function and request facts, security.findings with
+// that one finding and security.invocation_id naming inv. Their ids derive
+// from inv's, so a record made again has the same id.
+func FindingRecords(inv *Record) []Record {
+	if inv.Security == nil || len(inv.Security.Findings) == 0 {
+		return nil
+	}
+	out := make([]Record, 0, len(inv.Security.Findings))
+	for i, f := range inv.Security.Findings {
+		r := *inv
+		r.Event = Event{
+			ID:      RecordID(inv.Event.ID + "/finding/" + strconv.Itoa(i)),
+			Kind:    "alert",
+			Action:  ActionSecurityFinding,
+			Outcome: inv.Event.Outcome,
+			Reason:  f.Reason,
+			Start:   inv.Event.Start,
+			End:     inv.Event.End,
+		}
+		r.Audit = Audit{SchemaVersion: inv.Audit.SchemaVersion, Capture: inv.Audit.Capture, EnvID: inv.Audit.EnvID}
+		r.Security = &Security{Findings: []Finding{f}, InvocationID: inv.Event.ID}
+		r.Error, r.Log, r.Gap = nil, nil, nil
+		out = append(out, r)
+	}
+	return out
 }

@@ -3,7 +3,9 @@ package schema
 import (
 	"bytes"
 	"encoding/json"
+	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -50,7 +52,10 @@ type httpEvent struct {
 	MultiValueQueryStringParameters map[string][]string `json:"multiValueQueryStringParameters"`
 	Body                            *string             `json:"body"`
 	IsBase64Encoded                 bool                `json:"isBase64Encoded"`
-	RequestContext                  *struct {
+	// Cookies (HTTP API v2, Function URLs) are never recorded; the
+	// detectors read them.
+	Cookies        []string `json:"cookies"`
+	RequestContext *struct {
 		APIID        string `json:"apiId"`
 		Stage        string `json:"stage"`
 		RequestID    string `json:"requestId"`
@@ -114,36 +119,64 @@ type authorizerV1 struct {
 	PrincipalID string         `json:"principalId"`
 }
 
+// HTTPParts are the raw parts of an HTTP exchange as Normalize decoded
+// them, unredacted, so that the detectors (the Inspector) read them
+// without decoding the payloads again. They must not enter a record.
+type HTTPParts struct {
+	Method string
+	// Path is the request path as the event gives it.
+	Path string
+	// RawQuery is the query string: the event's own, or for events that
+	// give parameters (REST API v1: decoded, ALB: as the client encoded
+	// them) those parameters joined, keys sorted, encoded as a client
+	// would.
+	RawQuery string
+	// Headers maps lower-case names to values.
+	Headers map[string][]string
+	// Body is the request body as the event carries it (nil: none),
+	// base64-encoded when BodyBase64.
+	Body       *string
+	BodyBase64 bool
+	// ResponseDecoded is set when the function's result was an HTTP
+	// integration response (with a statusCode); ResponseBody is then its
+	// body (nil: none), base64-encoded when ResponseBase64.
+	ResponseDecoded bool
+	ResponseBody    *string
+	ResponseBase64  bool
+}
+
 // Normalize fills rec with what the exchange says about the request: the
 // front door, the route, the caller and the outcome, redacted as p says. It
 // never fails: an event it does not recognise is recorded as a direct
-// invoke.
-func Normalize(rec *Record, x Exchange, p Redaction) {
-	normalize(rec, x, p)
+// invoke. For an HTTP event it returns the raw parts it decoded (nil
+// otherwise), for the Inspector.
+func Normalize(rec *Record, x Exchange, p Redaction) *HTTPParts {
+	parts := normalize(rec, x, p)
 	p.pseudonymize(rec)
+	return parts
 }
 
-func normalize(rec *Record, x Exchange, p Redaction) {
+func normalize(rec *Record, x Exchange, p Redaction) *HTTPParts {
 	rec.Audit.Capture = CaptureProxy
 	var probe map[string]json.RawMessage
 	if json.Unmarshal(x.Event, &probe) != nil {
 		rec.API = &API{Gateway: GatewayDirect}
 		rec.FaaS.Trigger = "other"
-		return
+		return nil
 	}
 	if normalizeTrigger(rec, probe, x.Event) {
-		return
+		return nil
 	}
 	var ev httpEvent
 	if json.Unmarshal(x.Event, &ev) != nil || ev.RequestContext == nil {
 		rec.API = &API{Gateway: GatewayDirect}
 		rec.FaaS.Trigger = "other"
-		return
+		return nil
 	}
-	normalizeHTTP(rec, &ev, x, p)
+	return normalizeHTTP(rec, &ev, x, p)
 }
 
-func normalizeHTTP(rec *Record, ev *httpEvent, x Exchange, p Redaction) {
+func normalizeHTTP(rec *Record, ev *httpEvent, x Exchange, p Redaction) *HTTPParts {
 	rc := ev.RequestContext
 	api := &API{ID: rc.APIID, Stage: rc.Stage, RequestID: rc.RequestID}
 	req := &HTTPRequest{}
@@ -221,7 +254,18 @@ func normalizeHTTP(rec *Record, ev *httpEvent, x Exchange, p Redaction) {
 		rec.UserAgent = &UserAgent{Original: userAgent}
 	}
 	rec.User, rec.Auth = principal(ev, api.Gateway)
-	normalizeResponse(rec, api.Gateway, x)
+	parts := &HTTPParts{Method: req.Method, Path: u.Path, Headers: headers, Body: ev.Body, BodyBase64: ev.IsBase64Encoded}
+	if len(ev.Cookies) > 0 {
+		headers["cookie"] = []string{strings.Join(ev.Cookies, "; ")}
+	}
+	parts.RawQuery = ev.RawQueryString
+	if parts.RawQuery == "" {
+		// An ALB passes the parameters as the client encoded them, API
+		// Gateway decoded.
+		parts.RawQuery = joinQuery(ev.QueryStringParameters, ev.MultiValueQueryStringParameters, rc.ELB == nil)
+	}
+	parts.ResponseDecoded, parts.ResponseBody, parts.ResponseBase64 = normalizeResponse(rec, api.Gateway, x)
+	return parts
 }
 
 // principal finds who called and how they were authenticated.
@@ -309,8 +353,9 @@ var gatewayErrorStatus = map[string]int{
 	GatewayREST: 502, GatewayHTTP: 500, GatewayALB: 502, GatewayFunctionURL: 502, GatewayWebSocket: 502,
 }
 
-// normalizeResponse reads the status the caller got.
-func normalizeResponse(rec *Record, gateway string, x Exchange) {
+// normalizeResponse reads the status the caller got; decoded is set when
+// the result was an HTTP integration response, with its body.
+func normalizeResponse(rec *Record, gateway string, x Exchange) (decoded bool, body *string, base64 bool) {
 	resp := &HTTPResponse{}
 	switch {
 	case x.ErrorType != "":
@@ -327,6 +372,7 @@ func normalizeResponse(rec *Record, gateway string, x Exchange) {
 		isObject := json.Unmarshal(x.Response, &r) == nil
 		switch {
 		case isObject && r.StatusCode != nil:
+			decoded, body, base64 = true, r.Body, r.IsBase64Encoded
 			resp.StatusCode = *r.StatusCode
 			if r.Body != nil {
 				resp.Body = &Body{Size: bodySize(*r.Body, r.IsBase64Encoded)}
@@ -344,11 +390,12 @@ func normalizeResponse(rec *Record, gateway string, x Exchange) {
 			resp.Body = &Body{Size: x.ResponseSize}
 		}
 	default:
-		return
+		return false, nil, false
 	}
 	if resp.StatusCode != 0 || resp.Body != nil || resp.MimeType != "" {
 		rec.HTTP.Response = resp
 	}
+	return decoded, body, base64
 }
 
 // StreamingHTTPContentType marks a streamed response that starts with an
@@ -380,6 +427,35 @@ func errorMessage(body []byte) string {
 	}
 	_ = json.Unmarshal(body, &e)
 	return truncate(e.ErrorMessage, 256)
+}
+
+// joinQuery joins query parameters into a query string, keys sorted,
+// each value in its order, URL-encoding them when encode is set.
+func joinQuery(single map[string]string, multi map[string][]string, encode bool) string {
+	if len(multi) == 0 {
+		multi = make(map[string][]string, len(single))
+		for k, v := range single {
+			multi[k] = []string{v}
+		}
+	}
+	keys := make([]string, 0, len(multi))
+	for k := range multi {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		for _, v := range multi[k] {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			if encode {
+				k, v = url.QueryEscape(k), url.QueryEscape(v)
+			}
+			b.WriteString(k + "=" + v)
+		}
+	}
+	return b.String()
 }
 
 // lowerHeaders merges single- and multi-value headers under lower-case

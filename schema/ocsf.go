@@ -18,7 +18,13 @@ const (
 // OCSF renders an invocation record as an OCSF 1.1 API Activity event, for
 // SIEMs and data lakes that expect OCSF (Amazon Security Lake). product is
 // the reporting product's version.
+//
+// A security_finding record is rendered as an OCSF 1.1 Detection Finding
+// (class 2004) instead, see ocsfFinding.
 func OCSF(r *Record, version string) map[string]any {
+	if r.Event.Action == ActionSecurityFinding && r.Security != nil && len(r.Security.Findings) == 1 {
+		return ocsfFinding(r, version)
+	}
 	activityID, activityName := ocsfActivity(r)
 	statusID, status := 0, "Unknown"
 	switch r.Event.Outcome {
@@ -212,4 +218,90 @@ func ocsfHTTPRequest(r *Record) map[string]any {
 		req["x_forwarded_for"] = ips
 	}
 	return req
+}
+
+// OCSF Detection Finding (class 2004, category Findings).
+const (
+	ocsfClassDetectionFinding = 2004
+	ocsfCategoryFindings      = 2
+)
+
+// ocsfSeverity maps a finding's severity to OCSF's severity_id and name.
+func ocsfSeverity(severity string) (int, string) {
+	switch severity {
+	case SeverityInfo:
+		return 1, "Informational"
+	case SeverityLow:
+		return 2, "Low"
+	case SeverityMedium:
+		return 3, "Medium"
+	case SeverityHigh:
+		return 4, "High"
+	case SeverityCritical:
+		return 5, "Critical"
+	}
+	return 0, "Unknown"
+}
+
+// ocsfFinding renders a security_finding record as an OCSF 1.1 Detection
+// Finding: a new finding (activity Create, status New) whose finding_info
+// names the detector (analytic, a rule) and the invocation it is about
+// (related_events), with the request's facts as evidence.
+func ocsfFinding(r *Record, version string) map[string]any {
+	f := r.Security.Findings[0]
+	sevID, sevName := ocsfSeverity(f.Severity)
+	info := map[string]any{
+		"uid":          r.Event.ID,
+		"title":        f.Type + ": " + f.Reason,
+		"desc":         f.Reason,
+		"types":        []string{f.Type},
+		"created_time": r.Timestamp.UnixMilli(),
+		"analytic": map[string]any{
+			"name": f.Type, "uid": f.Evidence.Rule, "type_id": 1, "type": "Rule",
+		},
+	}
+	if r.Security.InvocationID != "" {
+		info["related_events"] = []any{map[string]any{"uid": r.Security.InvocationID}}
+	}
+	evidence := map[string]any{
+		"actor":        ocsfActor(r),
+		"api":          ocsfAPI(r),
+		"src_endpoint": ocsfSource(r),
+	}
+	if req := ocsfHTTPRequest(r); req != nil {
+		evidence["http_request"] = req
+	}
+	ev := map[string]any{
+		"class_uid":     ocsfClassDetectionFinding,
+		"class_name":    "Detection Finding",
+		"category_uid":  ocsfCategoryFindings,
+		"category_name": "Findings",
+		"activity_id":   1,
+		"activity_name": "Create",
+		"type_uid":      ocsfClassDetectionFinding*100 + 1,
+		"time":          r.Timestamp.UnixMilli(),
+		"severity_id":   sevID,
+		"severity":      sevName,
+		"status_id":     1,
+		"status":        "New",
+		"message":       f.Reason,
+		"metadata": map[string]any{
+			"version":  OCSFVersion,
+			"uid":      r.Event.ID,
+			"log_name": "audittrail",
+			"product":  map[string]any{"name": "audittrail", "vendor_name": "audittrail", "version": version},
+		},
+		"finding_info": info,
+		"evidences":    []any{evidence},
+		"cloud":        ocsfCloud(r),
+		"unmapped":     map[string]any{"evidence": f.Evidence},
+	}
+	if r.FaaS.Name != "" {
+		res := map[string]any{"type": "AWS::Lambda::Function", "name": r.FaaS.Name}
+		if r.Cloud.ResourceID != "" {
+			res["uid"] = r.Cloud.ResourceID
+		}
+		ev["resources"] = []any{res}
+	}
+	return ev
 }

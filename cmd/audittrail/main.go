@@ -10,6 +10,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -101,11 +102,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	case "normalize":
-		return runNormalize(args[2:], os.Stdin, stdout, stderr)
+		return runNormalize(args[2:], os.LookupEnv, os.Stdin, stdout, stderr)
 	case "verify":
-		return runVerify(args[2:], os.Stdin, stdout, stderr)
+		return runVerify(ctx, args[2:], os.Stdin, stdout, stderr)
 	case "query":
-		return queryCommand(ctx, args[2:], time.Now(), stdout, stderr)
+		return queryCommand(ctx, args[2:], time.Now(), os.Getenv, stdout, stderr)
 	case "config":
 		return runConfig(args[2:], os.LookupEnv, os.Environ(), stdout, stderr)
 	case "elasticsearch-template":
@@ -127,18 +128,36 @@ const maxEventBytes = 6 << 20
 
 // runNormalize prints the record of one event, exactly as the extension
 // would make it from what its proxy saw.
-func runNormalize(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func runNormalize(args []string, lookup func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("normalize", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	format := fs.String("format", "native", "output format: native or ocsf")
 	responseFile := fs.String("response", "", "file holding the function's response (or error body)")
 	errorType := fs.String("error-type", "", "the error type the function reported, if it failed")
+	stream := fs.Bool("stream", false, `read NDJSON lines {"time": RFC3339, "event": EVENT, "response": RESPONSE or null} (from FILE or stdin) and print their records in order, the detectors' state kept across lines`)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *format != "native" && *format != "ocsf" || fs.NArg() > 1 {
 		fmt.Fprintln(stderr, "normalize: want --format native|ocsf and at most one EVENT_FILE")
 		return 2
+	}
+	cfg, cfgErr := config.FromEnv(lookup)
+	if cfgErr != nil {
+		fmt.Fprintln(stderr, "normalize: configuration:", cfgErr)
+	}
+	if *stream {
+		if *responseFile != "" || *errorType != "" {
+			fmt.Fprintln(stderr, "normalize: --stream takes the response and error type from each line")
+			return 2
+		}
+		r, done, err := openStream(fs.Arg(0), stdin)
+		if err != nil {
+			fmt.Fprintln(stderr, "normalize:", err)
+			return 1
+		}
+		defer done()
+		return normalizeStream(r, cfg, *format, stdout, stderr)
 	}
 	event, err := readInput(fs.Arg(0), stdin)
 	if err != nil {
@@ -153,18 +172,12 @@ func runNormalize(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		}
 		x.ResponseSize = int64(len(x.Response))
 	}
-	rec := schema.InvocationRecord(schema.Environment{EnvID: "normalize"}, "", x, time.Now())
-	var out any = rec
-	if *format == "ocsf" {
-		out = schema.OCSF(&rec, version)
-	}
-	enc := json.NewEncoder(stdout)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(out); err != nil {
+	line, err := json.Marshal(streamLine{Time: time.Now(), Event: event, Response: x.Response, ErrorType: x.ErrorType})
+	if err != nil {
 		fmt.Fprintln(stderr, "normalize:", err)
 		return 1
 	}
-	return 0
+	return normalizeStream(bytes.NewReader(line), cfg, *format, stdout, stderr)
 }
 
 // readInput reads a JSON document from path ("" or "-": stdin).

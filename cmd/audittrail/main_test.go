@@ -70,8 +70,16 @@ func TestDemo(t *testing.T) {
 		// the trail knows who called what, from where, and how it ended
 		"DELETE  /users/{id}      403    user-7f3a  203.0.113.10   failure",
 		"GET     /error           500    user-7f3a  203.0.113.10   failure  OrderNotFound",
-		"invocations      15 (3 cold starts,", "3 init, 3 shutdown records", "coverage gaps    0", trail,
+		"invocations      28 (3 cold starts,", "3 init, 3 shutdown records", "coverage gaps    0", trail,
 		"verify: 3 environment(s), complete and unaltered",
+		// its planted attacks are findings, one of each detector but anomaly
+		"security findings 6",
+		"undocumented_route       medium   GET /does-not-exist",
+		"injection_attempt        high     GET /users/42",
+		"undocumented_route       medium   GET /debug/export",
+		"sensitive_data_exposure  high     GET /debug/export  Sensitive data in the response body: 1 aws_access_key_id, 1 card_number",
+		"gateway_bypass           high     -                  invoked through direct, expected apigateway-http",
+		"auth_failure_burst       high     DELETE /users/42   10 authentication failures (401/403) for one client.address",
 		// and it ends with a query of its 403s
 		"The 403s of this run (audittrail query", "DELETE               /users/{id}  user-7f3a  203.0.113.10",
 		"GET                  /admin       user-7f3a  203.0.113.10"} {
@@ -130,7 +138,7 @@ func TestNormalize(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			code := runNormalize(tt.args, strings.NewReader(tt.stdin), &out, &errOut)
+			code := runNormalize(tt.args, func(string) (string, bool) { return "", false }, strings.NewReader(tt.stdin), &out, &errOut)
 			if code != tt.code || !strings.Contains(errOut.String(), tt.stderr) {
 				t.Fatalf("exit %d (want %d), stderr %q", code, tt.code, errOut.String())
 			}
@@ -185,7 +193,7 @@ func TestVerifyCommand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			if code := runVerify(tt.args, strings.NewReader(""), &out, &errOut); code != tt.code {
+			if code := runVerify(t.Context(), tt.args, strings.NewReader(""), &out, &errOut); code != tt.code {
 				t.Fatalf("exit %d, want %d; stdout %s stderr %s", code, tt.code, out.String(), errOut.String())
 			}
 			if !strings.Contains(out.String(), tt.want) {
@@ -260,7 +268,7 @@ func TestVerifyCommandKeyed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			getenv := func(k string) string { return tt.env[k] }
-			if code := verifyCommand(tt.args, getenv, strings.NewReader(""), &out, &errOut); code != tt.code {
+			if code := verifyCommand(t.Context(), tt.args, getenv, strings.NewReader(""), &out, &errOut); code != tt.code {
 				t.Fatalf("exit %d, want %d; stdout %s stderr %s", code, tt.code, out.String(), errOut.String())
 			}
 			for _, want := range tt.stdout {

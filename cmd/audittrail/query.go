@@ -46,7 +46,7 @@ Flags:
 `
 
 // queryCommand runs `audittrail query` with the clock passed in.
-func queryCommand(ctx context.Context, args []string, now time.Time, stdout, stderr io.Writer) int {
+func queryCommand(ctx context.Context, args []string, now time.Time, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -107,7 +107,7 @@ func queryCommand(ctx context.Context, args []string, now time.Time, stdout, std
 		}
 		paths = []string{"demo-trail"}
 	}
-	scanErr := scanTrails(ctx, paths, q, out.Add)
+	scanErr := scanTrails(ctx, paths, q, getenv, out.Add)
 	if err := out.Close(); err != nil && scanErr == nil {
 		scanErr = err
 	}
@@ -119,40 +119,58 @@ func queryCommand(ctx context.Context, args []string, now time.Time, stdout, std
 }
 
 // scanTrails calls add for the matches of every path: the file paths
-// (ScanFiles) first, then each VictoriaLogs server ("victorialogs+..."),
-// stopping once q.Limit records have been added in all.
-func scanTrails(ctx context.Context, paths []string, q query.Query, add func([]byte, map[string]any) error) error {
-	var files, servers []string
-	for _, p := range paths {
-		if strings.HasPrefix(p, query.VictoriaLogsScheme) {
-			servers = append(servers, p)
-		} else {
-			files = append(files, p)
-		}
-	}
+// (ScanFiles) first, then each SIEM (see backends), stopping once q.Limit
+// records have been added in all.
+func scanTrails(ctx context.Context, paths []string, q query.Query, getenv func(string) string, add func([]byte, map[string]any) error) error {
 	errLimit := errors.New("limit reached")
 	n := 0
-	counted := func(raw []byte, rec map[string]any) error {
+	err := readTrails(ctx, paths, q, getenv, func(_ backend, raw []byte, rec map[string]any) error {
 		if q.Limit > 0 && n >= q.Limit {
 			return errLimit
 		}
 		n++
 		return add(raw, rec)
-	}
-	var err error
-	if len(files) > 0 {
-		err = query.ScanFiles(ctx, files, q, counted)
-	}
-	for _, s := range servers {
-		if err != nil {
-			break
-		}
-		err = query.ScanVictoriaLogs(ctx, s, q, nil, counted)
-	}
+	})
 	if errors.Is(err, errLimit) {
 		return nil
 	}
 	return err
+}
+
+// readTrails calls fn for the matches of every path, the file paths
+// first, then each SIEM, in the order given; fn learns which backend a
+// record came from (the zero backend for files).
+func readTrails(ctx context.Context, paths []string, q query.Query, getenv func(string) string, fn func(b backend, raw []byte, rec map[string]any) error) error {
+	var files []string
+	type remote struct {
+		b   backend
+		src query.Source
+	}
+	var remotes []remote
+	for _, p := range paths {
+		b, src, ok, err := backendOf(p, getenv)
+		switch {
+		case err != nil:
+			return err
+		case ok:
+			remotes = append(remotes, remote{b, src})
+		default:
+			files = append(files, p)
+		}
+	}
+	if len(files) > 0 {
+		err := query.ScanFiles(ctx, files, q, func(raw []byte, rec map[string]any) error { return fn(backend{}, raw, rec) })
+		if err != nil {
+			return err
+		}
+	}
+	for _, r := range remotes {
+		err := r.b.scan(ctx, r.src, q, nil, func(raw []byte, rec map[string]any) error { return fn(r.b, raw, rec) })
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // parseWhen reads a time bound: "" (none), a duration back from now, or an

@@ -90,7 +90,7 @@ func TestQueryCommand(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			args := append([]string{"--output", "ndjson"}, tt.args...)
-			code := queryCommand(t.Context(), args, now, &out, &errOut)
+			code := queryCommand(t.Context(), args, now, noEnv, &out, &errOut)
 			if code != tt.code {
 				t.Fatalf("exit code %d, want %d (stderr %q)", code, tt.code, errOut.String())
 			}
@@ -174,7 +174,7 @@ func TestQueryHelp(t *testing.T) {
 func TestQueryExplain(t *testing.T) {
 	var out, errOut bytes.Buffer
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	code := queryCommand(t.Context(), []string{"--explain", "--since", "24h", "http.request.method=DELETE http.response.status_code>=400"}, now, &out, &errOut)
+	code := queryCommand(t.Context(), []string{"--explain", "--since", "24h", "http.request.method=DELETE http.response.status_code>=400"}, now, noEnv, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
@@ -189,7 +189,10 @@ func TestQueryExplain(t *testing.T) {
 			t.Errorf("explain lacks %q:\n%s", want, out.String())
 		}
 	}
-	if code := queryCommand(t.Context(), []string{"--explain", "a>b"}, now, &out, &errOut); code != 2 {
+	if code := queryCommand(t.Context(), []string{"--explain", "a>b"}, now, noEnv, &out, &errOut); code != 2 {
 		t.Errorf("bad filter: exit %d", code)
 	}
 }
+
+// noEnv is an empty environment.
+func noEnv(string) string { return "" }

@@ -49,7 +49,7 @@ func TestQueryVictoriaLogs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			args := append([]string{"--from", from, "--output", "ndjson"}, tt.args...)
-			if code := queryCommand(t.Context(), args, now, &out, &errOut); code != 0 {
+			if code := queryCommand(t.Context(), args, now, noEnv, &out, &errOut); code != 0 {
 				t.Fatalf("exit code %d: %s", code, errOut.String())
 			}
 			var got []string
@@ -81,7 +81,7 @@ func TestQueryVictoriaLogs(t *testing.T) {
 	t.Run("table", func(t *testing.T) {
 		var out, errOut bytes.Buffer
 		args := []string{"--from", from, "--fields", "event.id,http.route,http.response.status_code", "event.id=3"}
-		if code := queryCommand(t.Context(), args, now, &out, &errOut); code != 0 {
+		if code := queryCommand(t.Context(), args, now, noEnv, &out, &errOut); code != 0 {
 			t.Fatalf("exit code %d: %s", code, errOut.String())
 		}
 		want := "event.id  http.route   http.response.status_code\n3         /users/{id}  403\n"
@@ -92,7 +92,7 @@ func TestQueryVictoriaLogs(t *testing.T) {
 	t.Run("server error", func(t *testing.T) {
 		var out, errOut bytes.Buffer
 		args := []string{"--from", "victorialogs+http://" + strings.TrimPrefix(vl.URL, "http://") + "/nope", "--output", "ndjson", ""}
-		if code := queryCommand(t.Context(), args, now, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "victorialogs") {
+		if code := queryCommand(t.Context(), args, now, noEnv, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "victorialogs") {
 			t.Errorf("exit code %d, stderr %q; want 1 and a victorialogs error", code, errOut.String())
 		}
 	})

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -11,15 +12,23 @@ import (
 	"os"
 	"strings"
 
+	"github.com/audittrail/audittrail/query"
 	"github.com/audittrail/audittrail/schema"
 	"github.com/audittrail/audittrail/sinks/file"
 )
 
-const verifyUsage = `usage: audittrail verify [--json] [--key-file FILE] [PATH ...]
+const verifyUsage = `usage: audittrail verify [--json] [--key-file FILE] [--from SOURCE ...] [PATH ...]
 
 Checks trails for completeness and integrity: every audit.seq present or
 accounted for by a coverage gap, every hash and link intact. PATH is a file
 store directory, a segment, an NDJSON file, or - (stdin, the default).
+--from SOURCE reads the trail back from where it was delivered, as
+audittrail query does (see audittrail query -h): a path, or a SIEM,
+victorialogs+http://HOST:PORT, elasticsearch+https://HOST:9200[/INDEX],
+splunk+https://HOST:8089, datadog+https://api.datadoghq.com, so that the
+SIEM's copy of the trail is proven complete and unaltered. Records a SIEM
+does not keep whole (VictoriaLogs, Datadog) are rebuilt to the schema's
+types first; a SIEM that changed a record fails its hash.
 Exits 0 when every environment verifies, 1 when one does not, 2 on a usage
 or read error.
 
@@ -37,12 +46,12 @@ const maxKeyBytes = 4 << 10
 
 // runVerify checks trails for completeness and integrity; it exits 1 when
 // any environment has an unaccounted gap or a broken chain.
-func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return verifyCommand(args, os.Getenv, stdin, stdout, stderr)
+func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return verifyCommand(ctx, args, os.Getenv, stdin, stdout, stderr)
 }
 
 // verifyCommand is runVerify with the environment passed in.
-func verifyCommand(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+func verifyCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -51,6 +60,11 @@ func verifyCommand(args []string, getenv func(string) string, stdin io.Reader, s
 	}
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	keyFile := fs.String("key-file", "", "`FILE` holding the chain key (default: $AUDITTRAIL_CHAIN_KEY)")
+	var from []string
+	fs.Func("from", "read the trail at `SOURCE`, a path or a SIEM (repeatable)", func(s string) error {
+		from = append(from, s)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -58,7 +72,7 @@ func verifyCommand(args []string, getenv func(string) string, stdin io.Reader, s
 		return 2
 	}
 	paths := fs.Args()
-	if len(paths) == 0 {
+	if len(paths) == 0 && len(from) == 0 {
 		paths = []string{"-"}
 	}
 	key, err := chainKey(*keyFile, getenv)
@@ -76,6 +90,14 @@ func verifyCommand(args []string, getenv func(string) string, stdin io.Reader, s
 			fmt.Fprintln(stderr, "verify:", err)
 			return 2
 		}
+	}
+	err = readTrails(ctx, from, query.Query{}, getenv, func(b backend, raw []byte, rec map[string]any) error {
+		v.Add(unwrapUndelivered(verifiable(b, raw, rec)))
+		return nil
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "verify:", err)
+		return 2
 	}
 	reports := v.Report()
 	ok := true

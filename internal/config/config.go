@@ -26,7 +26,7 @@ type Var struct {
 // Variables lists every AUDITTRAIL_* variable, with its default and meaning.
 // The README's table is checked against it.
 func Variables() []Var {
-	return append(coreVariables(), sinkVariables()...)
+	return slices.Concat(coreVariables(), detectVariables(), sinkVariables())
 }
 
 // coreVariables lists the variables of the extension itself.
@@ -165,7 +165,9 @@ type Config struct {
 	// Secrets Manager secret holding it instead.
 	ChainKey    []byte
 	ChainKeyARN string
-	Lambda      Lambda
+	// Detect configures the security detectors.
+	Detect Detect
+	Lambda Lambda
 }
 
 // Lambda is what the platform tells the extension through its environment.
@@ -232,6 +234,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		c.ChainKey = []byte(key)
 	}
 	errs := c.readSinks(get)
+	errs = append(errs, c.readDetect(get)...)
 	if v := get("AUDITTRAIL_SPOOL_BYTES", ""); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {

@@ -45,7 +45,8 @@ func traffic() []request {
 	admin := samplefn.EventOptions{SourceIP: "198.51.100.4", UserAgent: "Mozilla/5.0",
 		JWT: &samplefn.JWT{Subject: "admin-01", Scopes: []string{"users:read", "admin"}}}
 	anon := samplefn.EventOptions{SourceIP: "192.0.2.66", UserAgent: "python-requests/2.31"}
-	return []request{
+	stuffer := samplefn.EventOptions{SourceIP: "198.51.100.77", UserAgent: "python-requests/2.31"}
+	reqs := []request{
 		{"GET", "/health", anon, "cold start"},
 		{"GET", "/users/42", reader, ""},
 		{"POST", "/users", admin, ""},
@@ -61,8 +62,40 @@ func traffic() []request {
 		{"GET", "/users/43", reader, "cold start after the reset"},
 		{"GET", "/timeout", reader, "function timeout: reset"},
 		{"GET", "/health", anon, "cold start after the reset"},
+		// Planted attacks, each a finding of a detector.
+		{"GET", "/users/42?fields=id%27%20UNION%20SELECT%20password%20FROM%20users--", anon, "attack: SQL injection"},
+		{"GET", "/debug/export", anon, "attack: leaks a card number and a key"},
+		{"", "", anon, "attack: direct invoke, bypassing the API"},
 	}
+	for range 10 { // credential stuffing: one address, one refusal after another
+		reqs = append(reqs, request{"DELETE", "/users/42", stuffer, "attack: credential stuffing"})
+	}
+	return reqs
 }
+
+// openAPISpec is the demo API's description, as its team wrote it:
+// /debug/export is not in it (a shadow route), nor /does-not-exist.
+const openAPISpec = `openapi: 3.0.3
+info: {title: orders-api, version: "1.0"}
+paths:
+  /health:
+    get: {responses: {"200": {description: up}}}
+  /users:
+    post: {responses: {"201": {description: created}, "401": {description: no credentials}}}
+  /users/{id}:
+    get: {responses: {"200": {description: the user}, "404": {description: no such user}}}
+    delete: {responses: {"204": {description: deleted}, "401": {description: no credentials}, "403": {description: not an admin}}}
+  /admin:
+    get: {responses: {"200": {description: the console}, "403": {description: not an admin}}}
+  /slow:
+    get: {responses: {"200": {description: slept}}}
+  /error:
+    get: {responses: {"500": {description: a handled error}}}
+  /panic:
+    get: {responses: {"502": {description: the runtime crashed}}}
+  /timeout:
+    get: {responses: {"502": {description: the function timed out}}}
+`
 
 // Run runs the demo.
 func Run(ctx context.Context, opts Options) error {
@@ -88,15 +121,20 @@ func Run(ctx context.Context, opts Options) error {
 	if err := layer.Install(opt, exe); err != nil {
 		return err
 	}
+	spec := filepath.Join(opt, "openapi.yaml")
+	if err := os.WriteFile(spec, []byte(openAPISpec), 0o644); err != nil {
+		return err
+	}
 	sim, err := lambdasim.New(lambdasim.Config{
 		OptDir: opt,
 		// The sample function is a Go binary on an OS-only runtime, whose
 		// bootstrap ends with: exec /opt/audittrail-wrapper ./function
 		Runtime:       []string{filepath.Join(opt, layer.WrapperPath), exe, "demo-function"},
 		OSOnlyRuntime: true,
-		Env:           map[string]string{"AUDITTRAIL_SINKS": "file", "AUDITTRAIL_FILE_DIR": trail},
-		FunctionName:  "orders-api",
-		Timeout:       time.Second,
+		Env: map[string]string{"AUDITTRAIL_SINKS": "file", "AUDITTRAIL_FILE_DIR": trail,
+			"AUDITTRAIL_OPENAPI_SPEC": spec, "AUDITTRAIL_EXPECTED_SOURCES": schema.GatewayHTTP},
+		FunctionName: "orders-api",
+		Timeout:      time.Second,
 	})
 	if err != nil {
 		return err
@@ -105,11 +143,15 @@ func Run(ctx context.Context, opts Options) error {
 
 	fmt.Fprintf(opts.Out, "lambdasim: function orders-api with the audittrail layer (timeout 1s)\n\n")
 	for _, r := range traffic() {
-		res, err := sim.Invoke(ctx, samplefn.HTTPEvent(r.method, r.path, r.opt))
-		if err != nil {
-			return fmt.Errorf("invoke %s %s: %w", r.method, r.path, err)
+		event, shown := []byte(`{"action":"purge-cache"}`), "(direct invoke)"
+		if r.method != "" {
+			event, shown = samplefn.HTTPEvent(r.method, r.path, r.opt), r.path
 		}
-		fmt.Fprintf(opts.Out, "  %-6s %-16s -> %-22s %6.1f ms%s\n", r.method, r.path, outcome(res),
+		res, err := sim.Invoke(ctx, event)
+		if err != nil {
+			return fmt.Errorf("invoke %s %s: %w", r.method, shown, err)
+		}
+		fmt.Fprintf(opts.Out, "  %-6s %-16.16s -> %-22s %6.1f ms%s\n", r.method, shown, outcome(res),
 			float64(res.ResponseLatency)/float64(time.Millisecond), note(r.why))
 	}
 	if _, err := sim.Shutdown(ctx); err != nil {
@@ -155,7 +197,8 @@ func clearTrail(dir string) error {
 
 // summarize reads the trail back and prints what it holds.
 func summarize(out io.Writer, trail string) error {
-	var total, invocations, cold, failed, gaps, shutdowns, inits int
+	var total, invocations, cold, failed, gaps, shutdowns, inits, findings int
+	var findingLines []string
 	fmt.Fprintf(out, "\nInvocation records in the trail:\n  %-7s %-16s %-6s %-10s %-14s %-8s %s\n",
 		"method", "route", "status", "principal", "client", "outcome", "error")
 	err := file.Scan(trail, func(b []byte) error {
@@ -180,6 +223,9 @@ func summarize(out io.Writer, trail string) error {
 			shutdowns++
 		case schema.ActionCoverageGap:
 			gaps++
+		case schema.ActionSecurityFinding:
+			findings++
+			findingLines = append(findingLines, findingLine(&r))
 		}
 		return nil
 	})
@@ -191,14 +237,34 @@ func summarize(out io.Writer, trail string) error {
 	fmt.Fprintf(out, "  invocations      %d (%d cold starts, %d failed)\n", invocations, cold, failed)
 	fmt.Fprintf(out, "  environments     %d init, %d shutdown records\n", inits, shutdowns)
 	fmt.Fprintf(out, "  coverage gaps    %d\n", gaps)
+	fmt.Fprintf(out, "  security findings %d (security_finding records; audittrail query 'event.action=security_finding')\n", findings)
 	fmt.Fprintf(out, "  records written  %d, in %d segment(s) under %s\n", total, len(segs), trail)
 	if invocations == 0 {
 		return errors.New("the trail holds no invocation records")
+	}
+	if len(findingLines) > 0 {
+		fmt.Fprintf(out, "\nSecurity findings (monitor-only: every request was answered as usual):\n")
+		for _, l := range findingLines {
+			fmt.Fprintln(out, l)
+		}
 	}
 	if err := verifyTrail(out, trail); err != nil {
 		return err
 	}
 	return queryForbidden(out, trail)
+}
+
+// findingLine describes a security_finding record in one line.
+func findingLine(r *schema.Record) string {
+	f := r.Security.Findings[0]
+	where := "-"
+	if r.HTTP != nil && r.HTTP.Request != nil {
+		where = r.HTTP.Request.Method
+		if r.URL != nil {
+			where += " " + r.URL.Path
+		}
+	}
+	return fmt.Sprintf("  %-24s %-8s %-18s %s", f.Type, f.Severity, where, f.Reason)
 }
 
 // forbiddenFilter is the demo's closing query: who was refused, from where.

@@ -141,6 +141,10 @@ func (f *function) invoke(ctx context.Context, id string, deadline time.Time, ra
 	switch {
 	case method == "GET" && path == "/health":
 		status, body = 200, `{"status":"ok"}`
+	case method == "GET" && path == "/debug/export":
+		// A leaky debug route: a card number (a test number) and an access
+		// key id (AWS's documentation example) in the response.
+		status, body = 200, `{"customer":"Ada","card":"4111 1111 1111 1111","deploy_key":"AKIAIOSFODNN7EXAMPLE"}`
 	case method == "GET" && strings.HasPrefix(path, "/users/"):
 		status, body = 200, fmt.Sprintf(`{"id":%q,"name":"Ada"}`, strings.TrimPrefix(path, "/users/"))
 	case method == "POST" && path == "/users":
