@@ -151,3 +151,37 @@ func TestParseRequest(t *testing.T) {
 		})
 	}
 }
+
+// FuzzDetectors: any event and response, through the normalizer and every
+// detector, as the extension runs them: no panic, and findings are
+// well-formed.
+func FuzzDetectors(f *testing.F) {
+	f.Add(string(samplefn.HTTPEvent("GET", "/users/1?q=%27%20or%201%3D1--", samplefn.EventOptions{})), `{"statusCode":401,"body":"{}"}`)
+	f.Add(`{"httpMethod":"POST","path":"/x","body":"PHNjcmlwdD4=","isBase64Encoded":true,"requestContext":{"elb":{}}}`, `{"statusCode":200,"body":"4111111111111111","isBase64Encoded":true}`)
+	f.Add(`{"Records":[]}`, `null`)
+	spec, err := LoadSpec([]byte(`{"openapi":"3.0.3","info":{"title":"t","version":"1"},"paths":{"/users/{id}":{"get":{"responses":{"200":{"description":"ok"}}}}}}`))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, event, response string) {
+		d, err := New(Config{Spec: spec, ExpectedSources: []string{schema.GatewayHTTP}, Burst: BurstOptions{Threshold: 2, Window: time.Minute, MaxKeys: 4}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := schema.Exchange{Event: []byte(event), Response: []byte(response)}
+		for i := range 3 {
+			rec := schema.InvocationRecord(schema.Environment{EnvID: "fuzz"}, fmt.Sprint(i), x, time.Unix(int64(i), 0))
+			parts := schema.Normalize(&rec, x, schema.Redaction{})
+			d.Exchange(&rec, x, parts)
+			d.Finished(&rec)
+			if rec.Security == nil {
+				continue
+			}
+			for _, f := range rec.Security.Findings {
+				if f.Type == "" || f.Severity == "" || f.Reason == "" {
+					t.Errorf("ill-formed finding %+v", f)
+				}
+			}
+		}
+	})
+}

@@ -163,6 +163,16 @@ func configRows(c config.Effective) []row {
 			sub("capture bytes", byteCount(int64(c.CaptureBytes))+" of each event and response"),
 			sub("upstream", choose(c.Upstream == "", "Lambda's Runtime API", c.Upstream)))
 	}
+	rows = append(rows, section("detectors"))
+	if len(c.Detectors) == 0 {
+		rows = append(rows, sub("on", "none (AUDITTRAIL_DETECT=off)"))
+	} else {
+		rows = append(rows,
+			sub("on", strings.Join(c.Detectors, ", ")),
+			sub("expected sources", choose(len(c.ExpectedSources) == 0, "any (Function URLs without auth reported)", strings.Join(c.ExpectedSources, ", "))),
+			sub("openapi spec", choose(c.OpenAPISpec == "", "none (undocumented_route off)", c.OpenAPISpec)),
+			sub("finding records", choose(c.FindingRecords, "on", "off")))
+	}
 	pseudonyms := map[string]string{
 		"off":    "off",
 		"on":     "on, key " + c.PseudonymKey,

@@ -93,6 +93,9 @@ func normalizeStream(r io.Reader, cfg config.Config, format string, stdout, stde
 	return status
 }
 
+// maxDurationMs bounds a line's duration_ms: Lambda's 15-minute timeout.
+const maxDurationMs = 15 * 60 * 1000
+
 // streamRecord makes the record of line number n.
 func streamRecord(line []byte, n int, env schema.Environment, inspector schema.Inspector) (schema.Record, error) {
 	var l streamLine
@@ -113,6 +116,9 @@ func streamRecord(line []byte, n int, env schema.Environment, inspector schema.I
 	// their ids differ, and the same input always gives the same ids.
 	id := schema.RecordID(fmt.Sprintf("%d\n%s", n, l.Event))
 	rec := schema.InvocationRecord(env, id, x, l.Time.UTC())
+	if l.DurationMs != nil && (*l.DurationMs < 0 || *l.DurationMs > maxDurationMs) {
+		return schema.Record{}, fmt.Errorf("duration_ms %g: want 0 to %d", *l.DurationMs, maxDurationMs)
+	}
 	if l.DurationMs != nil {
 		rec.AWS = &schema.AWS{Lambda: &schema.Lambda{DurationMs: l.DurationMs}}
 		ns := int64(*l.DurationMs * 1e6)

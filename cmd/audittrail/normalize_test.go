@@ -144,3 +144,26 @@ func TestNormalizeStreamConfig(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNormalizeStream: any input lines give records or line errors, never
+// a panic, and every record printed is JSON.
+func FuzzNormalizeStream(f *testing.F) {
+	f.Add(`{"time":"2026-12-01T10:00:00Z","event":{"httpMethod":"GET","path":"/","requestContext":{}},"response":{"statusCode":401}}` + "\n" + `{"time":1}`)
+	f.Add(`{"time":"2026-12-01T10:00:00Z","event":"x","response":null,"duration_ms":-1e308}`)
+	f.Add("\n\n{")
+	noEnvLookup := func(string) (string, bool) { return "", false }
+	f.Fuzz(func(t *testing.T, in string) {
+		var out, errOut bytes.Buffer
+		code := runNormalize([]string{"--stream"}, noEnvLookup, strings.NewReader(in), &out, &errOut)
+		if code != 0 && code != 1 {
+			t.Fatalf("exit %d: %s", code, errOut.String())
+		}
+		sc := bufio.NewScanner(&out)
+		sc.Buffer(nil, 16<<20)
+		for sc.Scan() {
+			if !json.Valid(sc.Bytes()) {
+				t.Fatalf("output line is not JSON: %q", sc.Text())
+			}
+		}
+	})
+}

@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
+
+	"github.com/audittrail/audittrail/detect"
+	"github.com/audittrail/audittrail/schema"
 )
 
 // Severity says how bad a Problem is.
@@ -84,6 +88,12 @@ type Effective struct {
 	ChainKey string `json:"chain_key"`
 	CABundle string `json:"ca_bundle"`
 	LogLevel string `json:"log_level"`
+	// Detectors are the security detectors that run (none when
+	// AUDITTRAIL_DETECT is off), with their settings.
+	Detectors       []string `json:"detectors"`
+	ExpectedSources []string `json:"expected_sources"`
+	OpenAPISpec     string   `json:"openapi_spec"`
+	FindingRecords  bool     `json:"finding_records"`
 }
 
 // Chain hashes (Effective.Chain).
@@ -504,6 +514,28 @@ func crossChecks(c Config, e env, requested []string) []Problem {
 		}
 	}
 
+	// Detectors that cannot run.
+	detectVars := e.setOf("AUDITTRAIL_DETECT_OFF", "AUDITTRAIL_EXPECTED_SOURCES", "AUDITTRAIL_OPENAPI_SPEC",
+		"AUDITTRAIL_AUTH_FAILURE_THRESHOLD", "AUDITTRAIL_AUTH_FAILURE_WINDOW", "AUDITTRAIL_SENSITIVE_KINDS",
+		"AUDITTRAIL_SENSITIVE_BULK", "AUDITTRAIL_DETECT_RESPONSE_BYTES", "AUDITTRAIL_DETECT_REQUEST_BYTES", "AUDITTRAIL_FINDING_RECORDS")
+	switch {
+	case !c.Detect.On && len(detectVars) > 0:
+		add(SeverityWarning, "AUDITTRAIL_DETECT", "off, so %s %s ignored", strings.Join(detectVars, ", "), isAre(detectVars))
+	case c.Detect.On && !c.Proxy:
+		add(SeverityWarning, "AUDITTRAIL_PROXY", "off, so the detectors see no requests or responses: only auth_failure_burst and anomaly can run, and only on what telemetry says")
+	}
+	if spec := c.Detect.OpenAPISpec; c.Detect.On && spec != "" {
+		if slices.Contains(c.Detect.Detectors.Off, schema.FindingUndocumentedRoute) && slices.Contains(c.Detect.Detectors.Off, schema.FindingUndocumentedStatus) {
+			add(SeverityWarning, "AUDITTRAIL_OPENAPI_SPEC", "ignored: AUDITTRAIL_DETECT_OFF switches undocumented_route and undocumented_status off")
+		} else if data, err := os.ReadFile(spec); err == nil {
+			// Where the check runs has the file (a local check of the
+			// description, or a check in the function itself): load it.
+			if _, err := detect.LoadSpec(data); err != nil {
+				add(SeverityError, "AUDITTRAIL_OPENAPI_SPEC", "%s: %v; undocumented_route is off", spec, err)
+			}
+		}
+	}
+
 	// Redaction asked for and taken back.
 	for _, a := range c.Redaction.AllowQuery {
 		for _, r := range c.Redaction.RedactQuery {
@@ -598,6 +630,16 @@ func effective(c Config, requested []string) Effective {
 	}
 	if c.SpoolBytes > 0 {
 		e.SpoolDir = c.SpoolDir
+	}
+	e.Detectors, e.ExpectedSources = []string{}, list(c.Detect.Detectors.ExpectedSources)
+	if c.Detect.On {
+		for _, n := range detect.Names() {
+			spec := n != schema.FindingUndocumentedRoute && n != schema.FindingUndocumentedStatus || c.Detect.OpenAPISpec != ""
+			if spec && !slices.Contains(c.Detect.Detectors.Off, n) {
+				e.Detectors = append(e.Detectors, n)
+			}
+		}
+		e.OpenAPISpec, e.FindingRecords = c.Detect.OpenAPISpec, c.Detect.FindingRecords
 	}
 	switch {
 	case c.Redaction.DropIdentities:

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -27,6 +29,16 @@ const (
 )
 
 // everySink configures every sink, correctly.
+// writeTemp writes content to a file of its own and returns its path.
+func writeTemp(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "openapi.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func everySink() map[string]string {
 	return map[string]string{
 		"AWS_LAMBDA_FUNCTION_NAME": "orders-api", "AWS_REGION": "eu-west-1",
@@ -85,6 +97,8 @@ func TestCheck(t *testing.T) {
 					TelemetryTypes: []string{"platform"}, Proxy: true, CaptureBytes: 1 << 20,
 					RedactQuery: []string{}, AllowQuery: []string{}, RecordHeaders: []string{},
 					Pseudonyms: "off", Chain: ChainPlain, LogLevel: "info",
+					Detectors:       []string{"auth_failure_burst", "gateway_bypass", "sensitive_data_exposure", "injection_attempt", "anomaly"},
+					ExpectedSources: []string{}, FindingRecords: true,
 				}
 				if !reflect.DeepEqual(r.Config, want) {
 					t.Errorf("config\n%+v, want\n%+v", r.Config, want)
@@ -247,6 +261,7 @@ func TestCheck(t *testing.T) {
 				"AUDITTRAIL_PROXY: off, so nothing is captured and AUDITTRAIL_REDACT_QUERY, AUDITTRAIL_ALLOW_QUERY are ignored",
 				"AUDITTRAIL_SPOOL_DIR: ignored: AUDITTRAIL_SPOOL_BYTES=0 turns the spool off",
 				"AWS_LAMBDA_INITIALIZATION_TYPE: on Lambda Managed Instances delivery runs in the background every 200ms, so AUDITTRAIL_FLUSH is ignored",
+				"AUDITTRAIL_PROXY: off, so the detectors see no requests or responses",
 			},
 			check: func(t *testing.T, r Report) {
 				if !slices.Equal(r.Config.DisabledSinks, []string{"elasticsearch"}) || r.Config.SpoolDir != "" || r.Config.Proxy {
@@ -263,6 +278,26 @@ func TestCheck(t *testing.T) {
 			name:     "stdout and file only",
 			env:      map[string]string{"AUDITTRAIL_SINKS": "file,stdout"},
 			warnings: []string{"AUDITTRAIL_SINKS: no SIEM or archive sink, so records go only to stdout (CloudWatch Logs) and the file store in /tmp (lost with the environment)"},
+		},
+		{
+			name:     "detectors: off, with settings that then do nothing",
+			env:      with(everySink(), "AUDITTRAIL_DETECT", "off", "AUDITTRAIL_EXPECTED_SOURCES", "apigateway-http"),
+			warnings: []string{"AUDITTRAIL_DETECT: off, so AUDITTRAIL_EXPECTED_SOURCES is ignored"},
+			check: func(t *testing.T, r Report) {
+				if len(r.Config.Detectors) != 0 {
+					t.Errorf("detectors %v, want none", r.Config.Detectors)
+				}
+			},
+		},
+		{
+			name:   "detectors: an OpenAPI description that cannot be used, a bad setting",
+			env:    with(everySink(), "AUDITTRAIL_OPENAPI_SPEC", writeTemp(t, "swagger: \"2.0\"\npaths: {}\n"), "AUDITTRAIL_AUTH_FAILURE_WINDOW", "often"),
+			errors: []string{`AUDITTRAIL_AUTH_FAILURE_WINDOW: "often" is not a positive duration`, "Swagger 2.0 is not supported; convert to OpenAPI 3"},
+			check: func(t *testing.T, r Report) {
+				if !slices.Contains(r.Config.Detectors, "undocumented_route") || r.Config.OpenAPISpec == "" {
+					t.Errorf("detectors %v, spec %q: want undocumented_route on with the spec named", r.Config.Detectors, r.Config.OpenAPISpec)
+				}
+			},
 		},
 		{
 			name: "bad values: each an error, the default shown",
