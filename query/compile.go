@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -98,14 +99,15 @@ func trailingStarOnly(v string) (string, bool) {
 // with @timestamp as the log time (_time_field=@timestamp) and nested
 // objects flattened into dotted field names:
 //
-//	"http.request.method":="DELETE" "http.route":="/users/"* "http.response.status_code":>=500 _time:[2026-01-02T03:04:05Z, 2026-01-03T00:00:00Z) | limit 10
+//	"http.request.method":="DELETE" "http.route":="/users/"* "http.response.status_code":>=500 _time:[2026-01-02T03:04:05Z, 2026-01-03T00:00:00Z) | sort by (_time desc) limit 10
 //
 // = is the exact filter (field:="v"), != its negation (-field:="v", which
 // also holds when the field is missing), a value with * an exact-prefix
 // filter when its only * ends it and an anchored regexp filter (~"...")
 // otherwise, > >= < <= range comparison filters (numbers bare, other
 // values as quoted strings), Since/Until the _time filter (since
-// inclusive, until exclusive) and Limit the limit pipe. Conditions on
+// inclusive, until exclusive) and Limit a sort pipe with a limit, newest
+// first (a bare limit pipe would return any N matches). Conditions on
 // @timestamp become _time filters. Field names and values are double-quoted
 // strings with Go escapes, which LogsQL reads back (strconv.Unquote).
 // The empty query is "*".
@@ -122,7 +124,7 @@ func LogsQL(q Query) string {
 		out = "*"
 	}
 	if q.Limit > 0 {
-		out += " | limit " + strconv.Itoa(q.Limit)
+		out += " | sort by (_time desc) limit " + strconv.Itoa(q.Limit)
 	}
 	return out
 }
@@ -281,10 +283,27 @@ func ElasticsearchDSL(q Query) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// esClause is the query clause of a valid condition, before negation.
+// esTextFields are the fields the index template maps as text (analyzed
+// into words) rather than keyword: a term query on them would match one
+// lower-cased word only. A test keeps the list in step with the template.
+func esTextFields() []string {
+	return []string{"coverage_gap.detail", "error.message", "event.reason", "log.message", "security.findings.reason"}
+}
+
+// esClause is the query clause of a valid condition, before negation. On
+// a text field, = is a phrase match (the words in order, not the whole
+// value), and a value whose only * ends it a phrase prefix match.
 func esClause(c Cond) map[string]any {
 	switch c.Op {
 	case Eq, Ne:
+		if slices.Contains(esTextFields(), c.Field) && c.Value != "" {
+			if !c.Wildcard {
+				return map[string]any{"match_phrase": map[string]any{c.Field: c.Value}}
+			}
+			if prefix, ok := trailingStarOnly(c.Value); ok {
+				return map[string]any{"match_phrase_prefix": map[string]any{c.Field: prefix}}
+			}
+		}
 		if c.Wildcard {
 			return map[string]any{"wildcard": map[string]any{c.Field: map[string]any{"value": esWildcard(c.Value)}}}
 		}

@@ -2,7 +2,9 @@ package query
 
 import (
 	"encoding/json"
+	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,7 +19,7 @@ import (
 //   - LogsQL: https://docs.victoriametrics.com/victorialogs/logsql/
 //     (exact filter field:="v", exact-prefix filter field:="v"*, regexp
 //     filter field:~"re", range comparison filter field:>N, _time filter
-//     _time:[a, b), negation -f, limit pipe "| limit N", quoted strings
+//     _time:[a, b), negation -f, sort pipe "| sort by (_time desc) limit N", quoted strings
 //     with Go escapes). These are also run on a real VictoriaLogs in
 //     peer_test.go.
 //   - Elasticsearch: Query DSL pages for bool (filter, must_not), term,
@@ -72,7 +74,7 @@ var compileCases = []compileCase{
 			{Field: "http.route", Op: Eq, Value: "/users/*", Wildcard: true},
 			{Field: "http.response.status_code", Op: Ge, Value: "200"},
 		}, Since: compileSince, Until: compileUntil, Limit: 10},
-		logsql: `"http.request.method":="DELETE" "http.route":="/users/"* "http.response.status_code":>=200 _time:[2026-01-02T03:04:05Z, 2026-01-03T00:00:00.5Z) | limit 10`,
+		logsql: `"http.request.method":="DELETE" "http.route":="/users/"* "http.response.status_code":>=200 _time:[2026-01-02T03:04:05Z, 2026-01-03T00:00:00.5Z) | sort by (_time desc) limit 10`,
 		es: `{"query":{"bool":{"filter":[` +
 			`{"term":{"http.request.method":"DELETE"}},` +
 			`{"wildcard":{"http.route":{"value":"/users/*"}}},` +
@@ -152,7 +154,7 @@ var compileCases = []compileCase{
 	{
 		name:   "until and limit",
 		q:      Query{Until: compileUntil, Limit: 5},
-		logsql: `_time:<2026-01-03T00:00:00.5Z | limit 5`,
+		logsql: `_time:<2026-01-03T00:00:00.5Z | sort by (_time desc) limit 5`,
 		es:     `{"query":{"bool":{"filter":[{"range":{"@timestamp":{"lt":"2026-01-03T00:00:00.5Z"}}}]}},"size":5,` + esSort + `}`,
 		spl:    `latest=1767398400.500000 | head 5`,
 		dd:     `*`,
@@ -472,5 +474,63 @@ func BenchmarkCompile(b *testing.B) {
 		_, _ = ElasticsearchDSL(q)
 		_ = SPL(q)
 		_, _, _ = DatadogQuery(q)
+	}
+}
+
+// TestElasticsearchTextFields: = on a field the template maps as text is a
+// phrase match (a term query would match one lower-cased word only).
+func TestElasticsearchTextFields(t *testing.T) {
+	for _, tt := range []struct {
+		c    Cond
+		want string
+	}{
+		{Cond{Field: "event.reason", Op: Eq, Value: "the environment was reset"}, `{"match_phrase":{"event.reason":"the environment was reset"}}`},
+		{Cond{Field: "error.message", Op: Eq, Value: "order 42*", Wildcard: true}, `{"match_phrase_prefix":{"error.message":"order 42"}}`},
+		{Cond{Field: "error.message", Op: Eq, Value: "*42*", Wildcard: true}, `{"wildcard":{"error.message":{"value":"*42*"}}}`},
+		{Cond{Field: "event.outcome", Op: Eq, Value: "failure"}, `{"term":{"event.outcome":"failure"}}`},
+	} {
+		b, err := ElasticsearchDSL(Query{Conds: []Cond{tt.c}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), `"filter":[`+tt.want) {
+			t.Errorf("%+v: %s, want %s", tt.c, b, tt.want)
+		}
+	}
+}
+
+// TestESTextFieldsAreTheTemplates: esTextFields lists exactly the fields
+// the index template maps as text.
+func TestESTextFieldsAreTheTemplates(t *testing.T) {
+	data, err := os.ReadFile("../sinks/elasticsearch/template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tmpl struct {
+		Template struct {
+			Mappings struct {
+				Properties map[string]any `json:"properties"`
+			} `json:"mappings"`
+		} `json:"template"`
+	}
+	if err := json.Unmarshal(data, &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	var text []string
+	var walk func(prefix string, props map[string]any)
+	walk = func(prefix string, props map[string]any) {
+		for name, p := range props {
+			p := p.(map[string]any)
+			if sub, ok := p["properties"].(map[string]any); ok {
+				walk(prefix+name+".", sub)
+			} else if p["type"] == "text" {
+				text = append(text, prefix+name)
+			}
+		}
+	}
+	walk("", tmpl.Template.Mappings.Properties)
+	slices.Sort(text)
+	if !slices.Equal(text, esTextFields()) {
+		t.Errorf("the template maps %v as text; esTextFields says %v", text, esTextFields())
 	}
 }

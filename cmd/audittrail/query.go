@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -60,7 +61,7 @@ func queryCommand(ctx context.Context, args []string, now time.Time, getenv func
 	})
 	since := fs.String("since", "", "only records at or after `WHEN`: a duration back from now (24h, 90m) or an RFC 3339 time")
 	until := fs.String("until", "", "only records before `WHEN` (as --since)")
-	limit := fs.Int("limit", 0, "print at most `N` records (0: all)")
+	limit := fs.Int("limit", 0, "print the newest `N` records (0: all)")
 	fields := fs.String("fields", strings.Join(query.DefaultFields, ","), "the table's columns, comma-separated")
 	output := fs.String("output", query.FormatTable, "`FORMAT`: table, json (one array) or ndjson (the records as stored)")
 	explain := fs.Bool("explain", false, "print the filter in each SIEM's language (VictoriaLogs LogsQL, Elasticsearch query DSL, Splunk SPL, Datadog log search), to paste into its UI, instead of reading a trail")
@@ -119,12 +120,47 @@ func queryCommand(ctx context.Context, args []string, now time.Time, getenv func
 }
 
 // scanTrails calls add for the matches of every path: the file paths
-// (ScanFiles) first, then each SIEM (see backends), stopping once q.Limit
-// records have been added in all.
+// first, then each SIEM (see backends), stopping once q.Limit records have
+// been added in all. With a limit, the files give their newest matches,
+// as the SIEMs do (they are read whole to find them, keeping q.Limit
+// records in memory), in the order they were written.
 func scanTrails(ctx context.Context, paths []string, q query.Query, getenv func(string) string, add func([]byte, map[string]any) error) error {
-	errLimit := errors.New("limit reached")
+	var files, remotes []string
+	for _, p := range paths {
+		if _, _, ok, _ := backendOf(p, getenv); ok {
+			remotes = append(remotes, p)
+		} else {
+			files = append(files, p)
+		}
+	}
 	n := 0
-	err := readTrails(ctx, paths, q, getenv, func(_ backend, raw []byte, rec map[string]any) error {
+	if len(files) > 0 {
+		all := q
+		all.Limit = 0
+		newest := make([]heldRecord, 0, max(q.Limit, 0))
+		err := readTrails(ctx, files, all, getenv, func(_ backend, raw []byte, rec map[string]any) error {
+			if q.Limit == 0 {
+				n++
+				return add(raw, rec)
+			}
+			if len(newest) == q.Limit {
+				newest = append(newest[:0], newest[1:]...)
+			}
+			newest = append(newest, heldRecord{bytes.Clone(raw), rec})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range newest {
+			n++
+			if err := add(r.raw, r.rec); err != nil {
+				return err
+			}
+		}
+	}
+	errLimit := errors.New("limit reached")
+	err := readTrails(ctx, remotes, q, getenv, func(_ backend, raw []byte, rec map[string]any) error {
 		if q.Limit > 0 && n >= q.Limit {
 			return errLimit
 		}
@@ -135,6 +171,12 @@ func scanTrails(ctx context.Context, paths []string, q query.Query, getenv func(
 		return nil
 	}
 	return err
+}
+
+// heldRecord is a match kept for later: its JSON and its decoded form.
+type heldRecord struct {
+	raw []byte
+	rec map[string]any
 }
 
 // readTrails calls fn for the matches of every path, the file paths

@@ -70,7 +70,7 @@ func TestQueryCommand(t *testing.T) {
 		{"no filter", []string{"--from", store}, 0, "1,2,3,4,5", ""},
 		{"filter", []string{"--from", store, "http.response.status_code>=400 user.id=user-*"}, 0, "3,4", ""},
 		{"none match", []string{"--from", store, "http.request.method=PATCH"}, 0, "", ""},
-		{"limit", []string{"--from", store, "--limit", "2", "event.action=invocation"}, 0, "2,3", ""},
+		{"limit: the newest, in order", []string{"--from", store, "--limit", "2", "event.action=invocation"}, 0, "3,4", ""},
 		{"since duration", []string{"--from", store, "--since", "2s"}, 0, "3,4,5", ""},
 		{"since and until", []string{"--from", store, "--since", "2026-11-22T10:00:01Z", "--until", "2026-11-22T10:00:03Z"}, 0, "2,3", ""},
 		{"path after filter", []string{"event.action=init", store}, 0, "1", ""},
