@@ -6,12 +6,9 @@ package query
 // Datadog API is reachable here.
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -47,43 +44,12 @@ func ddRequestBody(t *testing.T, dump string) map[string]any {
 }
 
 func TestScanDatadogPages(t *testing.T) {
-	tests := []struct {
-		name     string
-		limit    int
-		answers  []answer
-		want     []string
-		requests int
-		golden   string
-	}{
+	source := func(url string) Source { return Source{URL: DatadogScheme + url, Header: ddHeader} }
+	checkScanPages(t, withPageSize(scanDatadog, fixturePageSize), ddQuery, source, []scanPagesCase{
 		{"three pages, the last without cursor", 0, ddPages(), chainIDs, 3, "datadog/paging.golden"},
 		{"limit over two pages", 4, ddPages()[:2], chainIDs[:4], 2, "datadog/limit.golden"},
 		{"limit within the first page", 2, ddPages()[:1], chainIDs[:2], 1, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := newReplay(t, tt.answers...)
-			q := ddQuery
-			q.Limit = tt.limit
-			var c collected
-			if err := scanDatadog(t.Context(), Source{URL: DatadogScheme + srv.URL, Header: ddHeader}, q, nil, 3, c.add); err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(c.ids(), tt.want) {
-				t.Errorf("got %v, want %v", c.ids(), tt.want)
-			}
-			reqs := srv.requests()
-			if len(reqs) != tt.requests {
-				t.Errorf("%d requests, want %d", len(reqs), tt.requests)
-			}
-			if tt.golden != "" {
-				checkGolden(t, tt.golden, reqs)
-			}
-			c.checkRawIsRec(t)
-			if tt.limit == 0 {
-				verifyChain(t, c.raws)
-			}
-		})
-	}
+	})
 }
 
 // TestScanDatadogRecords checks where raw and rec come from: the message
@@ -91,7 +57,7 @@ func TestScanDatadogPages(t *testing.T) {
 func TestScanDatadogRecords(t *testing.T) {
 	srv := newReplay(t, ddPages()...)
 	var c collected
-	if err := scanDatadog(t.Context(), Source{URL: srv.URL, Header: ddHeader}, Query{}, nil, 3, c.add); err != nil {
+	if err := scanDatadog(t.Context(), Source{URL: srv.URL, Header: ddHeader}, Query{}, nil, fixturePageSize, c.add); err != nil {
 		t.Fatal(err)
 	}
 	if len(c.raws) != 7 {
@@ -152,15 +118,8 @@ func TestScanDatadogAddresses(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"", "datadog+", "ftp://api.datadoghq.com", "datadog+api.datadoghq.com", "https://", "https://api.datadoghq.com?site=eu", "https://api.datadoghq.com?indexes=a&indexes=b", "https://api.datadoghq.com#x", "https://key:app@api.datadoghq.com"} {
-		err := ScanDatadog(t.Context(), Source{URL: bad}, Query{}, nil, func([]byte, map[string]any) error {
-			t.Errorf("%q: callback called", bad)
-			return nil
-		})
-		if err == nil || !strings.Contains(err.Error(), "datadog address") {
-			t.Errorf("%q: err %v, want a datadog address error", bad, err)
-		}
-	}
+	checkBadAddresses(t, ScanDatadog, "datadog address",
+		[]string{"", "datadog+", "ftp://api.datadoghq.com", "datadog+api.datadoghq.com", "https://", "https://api.datadoghq.com?site=eu", "https://api.datadoghq.com?indexes=a&indexes=b", "https://api.datadoghq.com#x", "https://key:app@api.datadoghq.com"})
 }
 
 func TestScanDatadogErrors(t *testing.T) {
@@ -171,12 +130,7 @@ func TestScanDatadogErrors(t *testing.T) {
 		"X-Ratelimit-Reset":     {"1234"},
 		"X-Ratelimit-Name":      {"logs_list"},
 	}
-	tests := []struct {
-		name    string
-		answers []answer
-		calls   int
-		wantErr string
-	}{
+	checkScanErrors(t, withPageSize(scanDatadog, fixturePageSize), []scanErrorCase{
 		{"bad request", []answer{{status: 400, file: "datadog/error_400.documented.json"}}, 0, "400 Bad Request: Bad Request"},
 		{"forbidden", []answer{{status: 403, file: "datadog/error_403.documented.json"}}, 0, "403 Forbidden: Forbidden"},
 		{"rate limited", []answer{{status: 429, file: "datadog/error_429.documented.json", header: rateLimit}}, 0,
@@ -195,57 +149,11 @@ func TestScanDatadogErrors(t *testing.T) {
 		{"cursor stuck", []answer{{file: "datadog/page1.documented.json"}, {file: "datadog/page1.documented.json"}}, 6, "the answer's cursor (meta.page.after) did not move"},
 		{"redirect", []answer{{status: 301, header: http.Header{"Location": {"https://api.datadoghq.eu/api/v2/logs/events/search"}}}}, 0,
 			`301 Moved Permanently to "https://api.datadoghq.eu/api/v2/logs/events/search": redirects are not followed`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := newReplay(t, tt.answers...)
-			calls := 0
-			err := scanDatadog(t.Context(), Source{URL: srv.URL}, Query{}, nil, 3, func([]byte, map[string]any) error {
-				calls++
-				return nil
-			})
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("err %v, want %q in it", err, tt.wantErr)
-			}
-			if len(err.Error()) > 3*answerExcerpt {
-				t.Errorf("error of %d bytes, want it cut", len(err.Error()))
-			}
-			if calls != tt.calls {
-				t.Errorf("%d callbacks, want %d", calls, tt.calls)
-			}
-		})
-	}
+	})
 }
 
 func TestScanDatadogStops(t *testing.T) {
-	t.Run("callback error", func(t *testing.T) {
-		srv := newReplay(t, ddPages()...)
-		stop := errors.New("stop")
-		calls := 0
-		err := scanDatadog(t.Context(), Source{URL: srv.URL}, Query{}, nil, 3, func([]byte, map[string]any) error {
-			calls++
-			return stop
-		})
-		if !errors.Is(err, stop) || calls != 1 || len(srv.requests()) != 1 {
-			t.Errorf("err %v after %d calls and %d requests, want stop after 1 and 1", err, calls, len(srv.requests()))
-		}
-	})
-	t.Run("cancel between pages", func(t *testing.T) {
-		srv := newReplay(t, ddPages()...)
-		ctx, cancel := context.WithCancel(t.Context())
-		calls := 0
-		err := scanDatadog(ctx, Source{URL: srv.URL}, Query{}, nil, 3, func([]byte, map[string]any) error {
-			calls++
-			cancel()
-			return nil
-		})
-		if !errors.Is(err, context.Canceled) || calls != 3 || len(srv.requests()) != 1 {
-			t.Errorf("err %v after %d calls and %d requests, want context.Canceled after the first page", err, calls, len(srv.requests()))
-		}
-	})
-	t.Run("cancel in flight", func(t *testing.T) {
-		checkCancelInFlight(t, ScanDatadog, DatadogScheme)
-	})
+	checkPagedScanStops(t, scanDatadog, ScanDatadog, DatadogScheme, ddPages())
 }
 
 func TestDDRecord(t *testing.T) {

@@ -7,12 +7,9 @@ package query
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,45 +38,15 @@ func esPages() []answer {
 }
 
 func TestScanElasticsearchPages(t *testing.T) {
-	tests := []struct {
-		name     string
-		limit    int
-		answers  []answer
-		want     []string
-		requests int
-		golden   string
-	}{
+	source := func(url string) Source {
+		return Source{URL: ElasticsearchScheme + url + "/" + ElasticsearchDefaultIndex, Header: esHeader}
+	}
+	checkScanPages(t, withPageSize(scanElasticsearch, fixturePageSize), esQuery, source, []scanPagesCase{
 		{"three pages, the last short", 0, esPages(), chainIDs, 3, "elasticsearch/paging.golden"},
 		{"limit over two pages", 5, esPages()[:2], chainIDs[:5], 2, "elasticsearch/limit.golden"},
 		{"limit within the first page", 2, esPages()[:1], chainIDs[:2], 1, "elasticsearch/limit_one_page.golden"},
 		{"limit of exactly one page", 3, esPages()[:1], chainIDs[:3], 1, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := newReplay(t, tt.answers...)
-			q := esQuery
-			q.Limit = tt.limit
-			var c collected
-			src := Source{URL: ElasticsearchScheme + srv.URL + "/" + ElasticsearchDefaultIndex, Header: esHeader}
-			if err := scanElasticsearch(t.Context(), src, q, nil, 3, c.add); err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(c.ids(), tt.want) {
-				t.Errorf("got %v, want %v", c.ids(), tt.want)
-			}
-			reqs := srv.requests()
-			if len(reqs) != tt.requests {
-				t.Errorf("%d requests, want %d", len(reqs), tt.requests)
-			}
-			if tt.golden != "" {
-				checkGolden(t, tt.golden, reqs)
-			}
-			c.checkRawIsRec(t)
-			if tt.limit == 0 {
-				verifyChain(t, c.raws)
-			}
-		})
-	}
+	})
 }
 
 // TestScanElasticsearchRawIsSource proves that raw is the hit's _source
@@ -88,7 +55,7 @@ func TestScanElasticsearchPages(t *testing.T) {
 func TestScanElasticsearchRawIsSource(t *testing.T) {
 	srv := newReplay(t, esPages()...)
 	var c collected
-	if err := scanElasticsearch(t.Context(), Source{URL: srv.URL}, Query{}, nil, 3, c.add); err != nil {
+	if err := scanElasticsearch(t.Context(), Source{URL: srv.URL}, Query{}, nil, fixturePageSize, c.add); err != nil {
 		t.Fatal(err)
 	}
 	var sources [][]byte
@@ -171,15 +138,8 @@ func TestScanElasticsearchAddresses(t *testing.T) {
 			t.Errorf("want one request of size 1000: %q", reqs)
 		}
 	})
-	for _, bad := range []string{"", "elasticsearch+", "ftp://h:9200/i", "elasticsearch+localhost:9200", "http://", "http://h:9200/i?pretty", "http://h:9200/i#x", "http://elastic:changeme@h:9200/i", "http://[::1"} {
-		err := ScanElasticsearch(t.Context(), Source{URL: bad}, Query{}, nil, func([]byte, map[string]any) error {
-			t.Errorf("%q: callback called", bad)
-			return nil
-		})
-		if err == nil || !strings.Contains(err.Error(), "elasticsearch address") {
-			t.Errorf("%q: err %v, want an elasticsearch address error", bad, err)
-		}
-	}
+	checkBadAddresses(t, ScanElasticsearch, "elasticsearch address",
+		[]string{"", "elasticsearch+", "ftp://h:9200/i", "elasticsearch+localhost:9200", "http://", "http://h:9200/i?pretty", "http://h:9200/i#x", "http://elastic:changeme@h:9200/i", "http://[::1"})
 	t.Run("invalid condition", func(t *testing.T) {
 		err := ScanElasticsearch(t.Context(), Source{URL: "http://127.0.0.1:1"}, Query{Conds: []Cond{{Field: "a", Op: "~", Value: "b"}}}, nil, nil)
 		if err == nil || !strings.Contains(err.Error(), "unknown comparison") {
@@ -196,88 +156,37 @@ func TestScanElasticsearchErrors(t *testing.T) {
 		hits := strings.Repeat(`{"_index":"i","_id":"x","_source":{"a":1}},`, n)
 		return `{"timed_out":false,"hits":{"hits":[` + strings.TrimSuffix(hits, ",") + `]}}`
 	}
-	tests := []struct {
-		name    string
-		answer  answer
-		calls   int
-		wantErr string
-	}{
-		{"parsing exception", answer{status: 400, file: "elasticsearch/error_parsing_exception.documented.json"}, 0,
+	checkScanErrors(t, withPageSize(scanElasticsearch, fixturePageSize), []scanErrorCase{
+		{"parsing exception", []answer{{status: 400, file: "elasticsearch/error_parsing_exception.documented.json"}}, 0,
 			"400 Bad Request: parsing_exception: [wildcard] query does not support [valu]"},
-		{"no such index", answer{status: 404, file: "elasticsearch/error_index_not_found.documented.json"}, 0,
+		{"no such index", []answer{{status: 404, file: "elasticsearch/error_index_not_found.documented.json"}}, 0,
 			"404 Not Found: index_not_found_exception: no such index [logs-audittrail-default]"},
-		{"no credentials", answer{status: 401, file: "elasticsearch/error_security_exception.documented.json"}, 0,
+		{"no credentials", []answer{{status: 401, file: "elasticsearch/error_security_exception.documented.json"}}, 0,
 			"401 Unauthorized: security_exception: missing authentication credentials for REST request [/logs-audittrail-default/_search]"},
-		{"all shards failed", answer{status: 400, file: "elasticsearch/error_all_shards_failed.documented.json"}, 0,
+		{"all shards failed", []answer{{status: 400, file: "elasticsearch/error_all_shards_failed.documented.json"}}, 0,
 			"search_phase_execution_exception: all shards failed (root cause: query_shard_exception: No mapping found for [event.id] in order to sort on)"},
-		{"a shard failed", answer{file: "elasticsearch/shard_failures.documented.json"}, 0,
+		{"a shard failed", []answer{{file: "elasticsearch/shard_failures.documented.json"}}, 0,
 			"1 of 2 shards failed, the answer is partial: [.ds-logs-audittrail-default-2026.11.21-000001][0] on node b8W9xhvTSuKzbvuQ4a7x7Q: node_not_connected_exception: [es-node-2][10.0.1.12:9300] Node not connected"},
-		{"timed out", answer{file: "elasticsearch/timed_out.documented.json"}, 0, "the search timed out: its answer is partial"},
-		{"caused by", answer{status: 500, body: `{"error":{"type":"a","reason":"r","caused_by":{"type":"b","reason":"s"}},"status":500}`}, 0,
+		{"timed out", []answer{{file: "elasticsearch/timed_out.documented.json"}}, 0, "the search timed out: its answer is partial"},
+		{"caused by", []answer{{status: 500, body: `{"error":{"type":"a","reason":"r","caused_by":{"type":"b","reason":"s"}},"status":500}`}}, 0,
 			"500 Internal Server Error: a: r (caused by b: s)"},
-		{"error as a string", answer{status: 400, body: `{"error":"IndexMissingException[[x] missing]","status":404}`}, 0, "IndexMissingException[[x] missing]"},
-		{"proxy page", answer{status: 502, body: "<html><body>Bad Gateway</body></html>", header: http.Header{"Content-Type": {"text/html"}}}, 0,
+		{"error as a string", []answer{{status: 400, body: `{"error":"IndexMissingException[[x] missing]","status":404}`}}, 0, "IndexMissingException[[x] missing]"},
+		{"proxy page", []answer{{status: 502, body: "<html><body>Bad Gateway</body></html>", header: http.Header{"Content-Type": {"text/html"}}}}, 0,
 			"502 Bad Gateway: <html><body>Bad Gateway</body></html>"},
-		{"long body cut", answer{status: 503, body: strings.Repeat("x", 10000)}, 0, "503 Service Unavailable: " + strings.Repeat("x", answerExcerpt) + "..."},
-		{"not JSON", answer{body: "ok"}, 0, "not a search answer"},
-		{"no hits", answer{body: `{"took":1}`}, 0, "not a search answer (no hits)"},
-		{"no _source", answer{body: hit(`null`, "")}, 0, "hit [i][x] has no _source"},
-		{"_source not an object", answer{body: hit(`[1]`, "")}, 0, "hit [i][x]: _source: not a JSON object"},
-		{"sort not an array", answer{body: hit(`{}`, `,"sort":1`)}, 0, "hit [i][x]: sort is not an array"},
-		{"full page without sort", answer{body: full(3)}, 3, "hit [i][x] has no sort values to page on"},
-		{"redirect", answer{status: 307, header: http.Header{"Location": {"https://elsewhere.example/"}}}, 0,
+		{"long body cut", []answer{{status: 503, body: strings.Repeat("x", 10000)}}, 0, "503 Service Unavailable: " + strings.Repeat("x", answerExcerpt) + "..."},
+		{"not JSON", []answer{{body: "ok"}}, 0, "not a search answer"},
+		{"no hits", []answer{{body: `{"took":1}`}}, 0, "not a search answer (no hits)"},
+		{"no _source", []answer{{body: hit(`null`, "")}}, 0, "hit [i][x] has no _source"},
+		{"_source not an object", []answer{{body: hit(`[1]`, "")}}, 0, "hit [i][x]: _source: not a JSON object"},
+		{"sort not an array", []answer{{body: hit(`{}`, `,"sort":1`)}}, 0, "hit [i][x]: sort is not an array"},
+		{"full page without sort", []answer{{body: full(fixturePageSize)}}, fixturePageSize, "hit [i][x] has no sort values to page on"},
+		{"redirect", []answer{{status: 307, header: http.Header{"Location": {"https://elsewhere.example/"}}}}, 0,
 			`307 Temporary Redirect to "https://elsewhere.example/": redirects are not followed`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := newReplay(t, tt.answer)
-			calls := 0
-			err := scanElasticsearch(t.Context(), Source{URL: srv.URL}, Query{}, nil, 3, func([]byte, map[string]any) error {
-				calls++
-				return nil
-			})
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("err %v, want %q in it", err, tt.wantErr)
-			}
-			if len(err.Error()) > 3*answerExcerpt {
-				t.Errorf("error of %d bytes, want it cut", len(err.Error()))
-			}
-			if calls != tt.calls {
-				t.Errorf("%d callbacks, want %d", calls, tt.calls)
-			}
-		})
-	}
+	})
 }
 
 func TestScanElasticsearchStops(t *testing.T) {
-	t.Run("callback error", func(t *testing.T) {
-		srv := newReplay(t, esPages()...)
-		stop := errors.New("stop")
-		calls := 0
-		err := scanElasticsearch(t.Context(), Source{URL: srv.URL}, Query{}, nil, 3, func([]byte, map[string]any) error {
-			calls++
-			return stop
-		})
-		if !errors.Is(err, stop) || calls != 1 || len(srv.requests()) != 1 {
-			t.Errorf("err %v after %d calls and %d requests, want stop after 1 and 1", err, calls, len(srv.requests()))
-		}
-	})
-	t.Run("cancel between pages", func(t *testing.T) {
-		srv := newReplay(t, esPages()...)
-		ctx, cancel := context.WithCancel(t.Context())
-		calls := 0
-		err := scanElasticsearch(ctx, Source{URL: srv.URL}, Query{}, nil, 3, func([]byte, map[string]any) error {
-			calls++
-			cancel()
-			return nil
-		})
-		if !errors.Is(err, context.Canceled) || calls != 3 || len(srv.requests()) != 1 {
-			t.Errorf("err %v after %d calls and %d requests, want context.Canceled after the first page", err, calls, len(srv.requests()))
-		}
-	})
-	t.Run("cancel in flight", func(t *testing.T) {
-		checkCancelInFlight(t, ScanElasticsearch, ElasticsearchScheme)
-	})
+	checkPagedScanStops(t, scanElasticsearch, ScanElasticsearch, ElasticsearchScheme, esPages())
 }
 
 func TestESPageBody(t *testing.T) {

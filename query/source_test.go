@@ -256,6 +256,183 @@ func checkCancelInFlight(t *testing.T, scan scanFunc, prefix string) {
 	}
 }
 
+// fixturePageSize is the page size the paged backends' tests ask for:
+// the pages of testdata/elasticsearch and testdata/datadog hold 3, 3 and
+// 1 records.
+const fixturePageSize = 3
+
+// pagedScanFunc is scanElasticsearch or scanDatadog: a Scan function
+// with the size of its pages as a parameter.
+type pagedScanFunc func(ctx context.Context, src Source, q Query, client *http.Client, pageSize int, fn func(raw []byte, rec map[string]any) error) error
+
+// withPageSize is scan asking for pages of size records.
+func withPageSize(scan pagedScanFunc, size int) scanFunc {
+	return func(ctx context.Context, src Source, q Query, client *http.Client, fn func(raw []byte, rec map[string]any) error) error {
+		return scan(ctx, src, q, client, size, fn)
+	}
+}
+
+// scanPagesCase is a read of the fixtures' pages: the limit of the
+// query, the answers of the replay server, in order, the event.ids the
+// scan must give, in order, the number of requests it must make, and the
+// golden file of those requests ("" for none).
+type scanPagesCase struct {
+	name     string
+	limit    int
+	answers  []answer
+	want     []string
+	requests int
+	golden   string
+}
+
+// checkScanPages runs scan with q, limited as each case says, at the
+// Source that source makes of a replay server's URL, and checks the
+// records it gives (raw decodes to rec; the whole chain verifies when
+// there is no limit) and the requests it makes.
+func checkScanPages(t *testing.T, scan scanFunc, q Query, source func(url string) Source, tests []scanPagesCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newReplay(t, tt.answers...)
+			q := q
+			q.Limit = tt.limit
+			var c collected
+			if err := scan(t.Context(), source(srv.URL), q, nil, c.add); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(c.ids(), tt.want) {
+				t.Errorf("got %v, want %v", c.ids(), tt.want)
+			}
+			reqs := srv.requests()
+			if len(reqs) != tt.requests {
+				t.Errorf("%d requests, want %d", len(reqs), tt.requests)
+			}
+			if tt.golden != "" {
+				checkGolden(t, tt.golden, reqs)
+			}
+			c.checkRawIsRec(t)
+			if tt.limit == 0 {
+				verifyChain(t, c.raws)
+			}
+		})
+	}
+}
+
+// checkBadAddresses checks that scan refuses each of addrs, before any
+// callback, with an error that holds want ("splunk address").
+func checkBadAddresses(t *testing.T, scan scanFunc, want string, addrs []string) {
+	t.Helper()
+	for _, bad := range addrs {
+		err := scan(t.Context(), Source{URL: bad}, Query{}, nil, func([]byte, map[string]any) error {
+			t.Errorf("%q: callback called", bad)
+			return nil
+		})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err %v, want an error with %q", bad, err, want)
+		}
+	}
+}
+
+// scanErrorCase is an exchange a scan must fail on: the answers of the
+// replay server, in order, the number of records the scan hands on
+// before it fails, and a text its error holds.
+type scanErrorCase struct {
+	name    string
+	answers []answer
+	calls   int
+	wantErr string
+}
+
+// checkScanErrors runs scan, with an empty query, against a replay server
+// of each case's answers, and checks that it fails with wantErr in an
+// error cut to at most 3*answerExcerpt bytes, after calls callbacks.
+func checkScanErrors(t *testing.T, scan scanFunc, tests []scanErrorCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newReplay(t, tt.answers...)
+			calls := 0
+			err := scan(t.Context(), Source{URL: srv.URL}, Query{}, nil, func([]byte, map[string]any) error {
+				calls++
+				return nil
+			})
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err %v, want %q in it", err, tt.wantErr)
+			}
+			if len(err.Error()) > 3*answerExcerpt {
+				t.Errorf("error of %d bytes, want it cut", len(err.Error()))
+			}
+			if calls != tt.calls {
+				t.Errorf("%d callbacks, want %d", calls, tt.calls)
+			}
+		})
+	}
+}
+
+// checkStopOnCallbackError checks that an error of the callback ends the
+// scan at once, returned as is: after one callback and one request to a
+// replay server of answers.
+func checkStopOnCallbackError(t *testing.T, scan scanFunc, answers ...answer) {
+	t.Helper()
+	srv := newReplay(t, answers...)
+	stop := errors.New("stop")
+	calls := 0
+	err := scan(t.Context(), Source{URL: srv.URL}, Query{}, nil, func([]byte, map[string]any) error {
+		calls++
+		return stop
+	})
+	if !errors.Is(err, stop) || calls != 1 || len(srv.requests()) != 1 {
+		t.Errorf("err %v after %d calls and %d requests, want stop after 1 and 1", err, calls, len(srv.requests()))
+	}
+}
+
+// checkCancelBetweenPages cancels the scan's context in the callbacks of
+// the first of pages, which holds perPage records, and checks that the
+// scan ends with ctx's error after those, without asking for the next
+// page.
+func checkCancelBetweenPages(t *testing.T, scan scanFunc, perPage int, pages ...answer) {
+	t.Helper()
+	srv := newReplay(t, pages...)
+	calls, err := scanCancelingInCallback(t, scan, srv.URL)
+	if !errors.Is(err, context.Canceled) || calls != perPage || len(srv.requests()) != 1 {
+		t.Errorf("err %v after %d calls and %d requests, want context.Canceled after the first page", err, calls, len(srv.requests()))
+	}
+}
+
+// scanCancelingInCallback runs scan at url with a callback that cancels
+// the scan's context, and returns the number of callbacks and the scan's
+// error.
+func scanCancelingInCallback(t *testing.T, scan scanFunc, url string) (int, error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	calls := 0
+	err := scan(ctx, Source{URL: url}, Query{}, nil, func([]byte, map[string]any) error {
+		calls++
+		cancel()
+		return nil
+	})
+	return calls, err
+}
+
+// checkPagedScanStops runs the early ends of a paged backend: a callback
+// error and a cancel between pages, with scan reading pages of
+// fixturePageSize records from a replay server of pages; and a cancel in
+// flight, with public, the exported Scan, at scheme + a server's URL.
+func checkPagedScanStops(t *testing.T, scan pagedScanFunc, public scanFunc, scheme string, pages []answer) {
+	t.Helper()
+	paged := withPageSize(scan, fixturePageSize)
+	t.Run("callback error", func(t *testing.T) {
+		checkStopOnCallbackError(t, paged, pages...)
+	})
+	t.Run("cancel between pages", func(t *testing.T) {
+		checkCancelBetweenPages(t, paged, fixturePageSize, pages...)
+	})
+	t.Run("cancel in flight", func(t *testing.T) {
+		checkCancelInFlight(t, public, scheme)
+	})
+}
+
 func TestReadPageBound(t *testing.T) {
 	if _, err := readPage(t.Context(), strings.NewReader("12345678901"), 10); err == nil || !strings.Contains(err.Error(), "larger than 10 bytes") {
 		t.Errorf("11 bytes for 10: err %v", err)

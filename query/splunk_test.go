@@ -120,73 +120,33 @@ func TestScanSplunk(t *testing.T) {
 }
 
 func TestScanSplunkErrors(t *testing.T) {
-	tests := []struct {
-		name    string
-		answer  answer
-		calls   int
-		wantErr string
-	}{
-		{"unparsable search", answer{status: 400, file: "splunk/error_unparsable_search.documented.json"}, 0,
+	checkScanErrors(t, ScanSplunk, []scanErrorCase{
+		{"unparsable search", []answer{{status: 400, file: "splunk/error_unparsable_search.documented.json"}}, 0,
 			"400 Bad Request: FATAL: Error in 'search' command: Unable to parse the search"},
-		{"not authenticated", answer{status: 401, file: "splunk/error_unauthenticated.documented.json"}, 0,
+		{"not authenticated", []answer{{status: 401, file: "splunk/error_unauthenticated.documented.json"}}, 0,
 			"401 Unauthorized: WARN: call not properly authenticated"},
-		{"forbidden", answer{status: 403, file: "splunk/error_forbidden.documented.json"}, 0,
+		{"forbidden", []answer{{status: 403, file: "splunk/error_forbidden.documented.json"}}, 0,
 			"403 Forbidden: ERROR: User 'auditor' with roles { user } cannot search"},
-		{"results may be incomplete", answer{file: "splunk/stream_incomplete.documented.ndjson"}, 2,
+		{"results may be incomplete", []answer{{file: "splunk/stream_incomplete.documented.ndjson"}}, 2,
 			"line 3: splunk says WARN: Search results might be incomplete: the search process on the peer:idx-2 ended prematurely"},
-		{"fatal in the stream", answer{file: "splunk/stream_fatal.documented.ndjson"}, 1,
+		{"fatal in the stream", []answer{{file: "splunk/stream_fatal.documented.ndjson"}}, 1,
 			"line 2: splunk says FATAL: Error in 'where' command"},
-		{"line not JSON", answer{body: `{"preview":false,"result":{"_raw":"{\"a\":1}"}}` + "\n<html>\n"}, 1, "line 2: not a JSON object"},
-		{"line too long", answer{body: `{"preview":false,"result":{"_raw":"` + strings.Repeat("x", maxRecordLine) + `"}}`}, 0, "read answer after line 0"},
-		{"proxy page", answer{status: 502, body: "<html>Bad Gateway</html>"}, 0, "502 Bad Gateway: <html>Bad Gateway</html>"},
-		{"long body cut", answer{status: 500, body: strings.Repeat("y", 100000)}, 0, "500 Internal Server Error: " + strings.Repeat("y", answerExcerpt) + "..."},
-		{"redirect", answer{status: 303, header: http.Header{"Location": {"/en-US/account/login"}}}, 0, `303 See Other to "/en-US/account/login": redirects are not followed`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := newReplay(t, tt.answer)
-			calls := 0
-			err := ScanSplunk(t.Context(), Source{URL: srv.URL}, Query{}, nil, func([]byte, map[string]any) error {
-				calls++
-				return nil
-			})
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("err %v, want %q in it", err, tt.wantErr)
-			}
-			if len(err.Error()) > 3*answerExcerpt {
-				t.Errorf("error of %d bytes, want it cut", len(err.Error()))
-			}
-			if calls != tt.calls {
-				t.Errorf("%d callbacks, want %d", calls, tt.calls)
-			}
-		})
-	}
+		{"line not JSON", []answer{{body: `{"preview":false,"result":{"_raw":"{\"a\":1}"}}` + "\n<html>\n"}}, 1, "line 2: not a JSON object"},
+		{"line too long", []answer{{body: `{"preview":false,"result":{"_raw":"` + strings.Repeat("x", maxRecordLine) + `"}}`}}, 0, "read answer after line 0"},
+		{"proxy page", []answer{{status: 502, body: "<html>Bad Gateway</html>"}}, 0, "502 Bad Gateway: <html>Bad Gateway</html>"},
+		{"long body cut", []answer{{status: 500, body: strings.Repeat("y", 100000)}}, 0, "500 Internal Server Error: " + strings.Repeat("y", answerExcerpt) + "..."},
+		{"redirect", []answer{{status: 303, header: http.Header{"Location": {"/en-US/account/login"}}}}, 0, `303 See Other to "/en-US/account/login": redirects are not followed`},
+	})
 }
 
 func TestScanSplunkAddresses(t *testing.T) {
-	for _, bad := range []string{"", "splunk+", "ftp://h:8089", "splunk+localhost:8089", "https://", "https://h:8089?idx=main", "https://h:8089?index=a&index=b", "https://h:8089#x", "https://admin:changeme@h:8089"} {
-		err := ScanSplunk(t.Context(), Source{URL: bad}, Query{}, nil, func([]byte, map[string]any) error {
-			t.Errorf("%q: callback called", bad)
-			return nil
-		})
-		if err == nil || !strings.Contains(err.Error(), "splunk address") {
-			t.Errorf("%q: err %v, want a splunk address error", bad, err)
-		}
-	}
+	checkBadAddresses(t, ScanSplunk, "splunk address",
+		[]string{"", "splunk+", "ftp://h:8089", "splunk+localhost:8089", "https://", "https://h:8089?idx=main", "https://h:8089?index=a&index=b", "https://h:8089#x", "https://admin:changeme@h:8089"})
 }
 
 func TestScanSplunkStops(t *testing.T) {
 	t.Run("callback error", func(t *testing.T) {
-		srv := newReplay(t, answer{file: "splunk/export.documented.ndjson"})
-		stop := errors.New("stop")
-		calls := 0
-		err := ScanSplunk(t.Context(), Source{URL: srv.URL}, Query{}, nil, func([]byte, map[string]any) error {
-			calls++
-			return stop
-		})
-		if !errors.Is(err, stop) || calls != 1 {
-			t.Errorf("err %v after %d calls, want stop after 1", err, calls)
-		}
+		checkStopOnCallbackError(t, ScanSplunk, answer{file: "splunk/export.documented.ndjson"})
 	})
 	t.Run("cancel while streaming", func(t *testing.T) {
 		// The server sends one event, then holds the stream open until the
@@ -204,13 +164,7 @@ func TestScanSplunkStops(t *testing.T) {
 		}))
 		t.Cleanup(srv.Close)
 		t.Cleanup(func() { close(release) })
-		ctx, cancel := context.WithCancel(t.Context())
-		calls := 0
-		err := ScanSplunk(ctx, Source{URL: srv.URL}, Query{}, nil, func([]byte, map[string]any) error {
-			calls++
-			cancel()
-			return nil
-		})
+		calls, err := scanCancelingInCallback(t, ScanSplunk, srv.URL)
 		if !errors.Is(err, context.Canceled) || calls != 1 {
 			t.Errorf("err %v after %d calls, want context.Canceled after 1", err, calls)
 		}
