@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"bytes"
 	"net/netip"
 	"strings"
 	"unicode/utf8"
@@ -33,15 +32,15 @@ func Injection(req *Request) []schema.Finding {
 	var sc injScanner
 	sc.scan(decodePath(truncate(req.Path, maxFieldBytes)), inPath, "request.path")
 	sc.form(truncate(req.RawQuery, maxQueryBytes), inQuery, "request.query")
-	for _, name := range scannedHeaders() {
-		values := req.Headers[name]
+	for _, h := range scannedHeaders() {
+		values := req.Headers[h.name]
 		if len(values) == 0 {
 			continue
 		}
-		loc := "request.header." + name
+		loc := h.loc
 		for _, v := range values {
 			v = truncate(v, maxFieldBytes)
-			switch name {
+			switch h.name {
 			case "cookie":
 				if shellshock(v) {
 					sc.scan(v, inHeader, loc) // the whole header is the function definition
@@ -83,9 +82,21 @@ const (
 // browser on an attacker's page) chooses freely and that applications
 // commonly log, store or use: the ones where payloads are found in
 // practice. Authorization and other credentials are never read.
-func scannedHeaders() [7]string {
-	return [...]string{"cookie", "referer", "user-agent", "x-forwarded-for", "x-forwarded-host", "x-original-url", "x-rewrite-url"}
+func scannedHeaders() [7]scannedHeader {
+	return [...]scannedHeader{
+		{"cookie", "request.header.cookie"},
+		{"referer", "request.header.referer"},
+		{"user-agent", "request.header.user-agent"},
+		{"x-forwarded-for", "request.header.x-forwarded-for"},
+		{"x-forwarded-host", "request.header.x-forwarded-host"},
+		{"x-original-url", "request.header.x-original-url"},
+		{"x-rewrite-url", "request.header.x-rewrite-url"},
+	}
 }
+
+// scannedHeader is a header Injection reads: its lower-case name and the
+// location its findings give (written out, not joined per request).
+type scannedHeader struct{ name, loc string }
 
 // attackClass is one kind of injection; a request gets at most one finding
 // per class.
@@ -171,6 +182,12 @@ func (sc *injScanner) scanFeatures(v string, f feature, p place, loc string, ski
 	if f&fFold != 0 {
 		v = fold(v)
 	}
+	sc.scanFolded(v, f, p, loc, skip)
+}
+
+// scanFolded is scanFeatures with v worth scanning and folded already (f
+// are the features of v before folding).
+func (sc *injScanner) scanFolded(v string, f feature, p place, loc string, skip attackClass) {
 	for c := range numClasses {
 		if sc.rule[c] != "" || c == skip {
 			continue
@@ -220,31 +237,51 @@ func (sc *injScanner) body(b []byte, ctype string) {
 	case media == "application/x-www-form-urlencoded":
 		sc.form(string(b), inBody, loc)
 	case strings.HasSuffix(media, "json") || media == "" && looksJSON(b):
-		jsonStrings(b, func(raw []byte, escaped bool) bool {
-			raw = raw[:min(len(raw), maxFieldBytes)]
-			if len(raw) == 0 {
-				return true
-			}
-			if !escaped {
-				f := features(raw)
-				if !worthScanning(f, raw[0]) {
-					return true // nothing to look at: no copy
-				}
-				if f&fPercent == 0 {
-					sc.scanFeatures(string(raw), f, inBody, loc, numClasses)
-					return !sc.done()
-				}
-			}
-			s := string(raw)
-			if escaped {
-				s = string(jsontext.Unescape(nil, raw))
-			}
-			sc.scan(decodePercent(s, false), inBody, loc)
-			return !sc.done()
-		})
+		sc.jsonBody(b)
 	default:
 		sc.scan(string(b), inBody, loc)
 	}
+}
+
+// jsonBody scans the strings of a JSON body, names and values, each
+// decoded as the application will read it.
+//
+// The strings that need no decoding, most of them, are read in place: as
+// slices of one copy of the body, or of one lower-cased copy, made when a
+// string first needs folding. A body costs two copies at most, whatever
+// the number of its strings.
+func (sc *injScanner) jsonBody(b []byte) {
+	const loc = "request.body"
+	text := string(b)
+	lower := "" // text with ASCII lower-cased, once a string needs it
+	jsonStrings(b, func(start, end int, escaped bool) bool {
+		end = min(end, start+maxFieldBytes)
+		if start == end {
+			return true
+		}
+		if escaped {
+			sc.scan(decodePercent(string(jsontext.Unescape(nil, b[start:end])), false), inBody, loc)
+			return !sc.done()
+		}
+		raw := text[start:end]
+		f := features(raw)
+		switch {
+		case !worthScanning(f, raw[0]):
+			return true
+		case f&fPercent != 0:
+			sc.scan(decodePercent(raw, false), inBody, loc)
+			return !sc.done()
+		case f&fOverlong != 0:
+			raw = fold(raw) // changes the length: not a slice of lower
+		case f&fFold != 0:
+			if lower == "" {
+				lower = lowerASCII(text)
+			}
+			raw = lower[start:end] // = fold(raw) without overlong forms
+		}
+		sc.scanFolded(raw, f, inBody, loc, numClasses)
+		return !sc.done()
+	})
 }
 
 func (sc *injScanner) findings() []schema.Finding {
@@ -332,25 +369,26 @@ func decodePercent(s string, plus bool) string {
 	if strings.IndexByte(s, '%') < 0 && (!plus || strings.IndexByte(s, '+') < 0) {
 		return s
 	}
-	b := make([]byte, 0, len(s))
+	var b strings.Builder
+	b.Grow(len(s)) // decoding never lengthens: %uXXXX is 6 bytes, its rune 3 at most
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '+' && plus:
-			b = append(b, ' ')
+			b.WriteByte(' ')
 		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
 			i += 2
 		case c == '%' && i+5 < len(s) && (s[i+1] == 'u' || s[i+1] == 'U') &&
 			isHex(s[i+2]) && isHex(s[i+3]) && isHex(s[i+4]) && isHex(s[i+5]):
 			r := rune(unhex(s[i+2]))<<12 | rune(unhex(s[i+3]))<<8 | rune(unhex(s[i+4]))<<4 | rune(unhex(s[i+5]))
-			b = utf8.AppendRune(b, r)
+			b.WriteRune(r)
 			i += 5
 		default:
-			b = append(b, c)
+			b.WriteByte(c)
 		}
 	}
-	return string(b)
+	return b.String()
 }
 
 func isHex(c byte) bool {
@@ -399,6 +437,7 @@ const (
 	fFold                           // an upper-case letter or an overlong form: fold it
 	fUnion                          // the word union, in any case
 	fPercent                        // %
+	fOverlong                       // a byte that may start an overlong form (see fold)
 )
 
 // fTriggers: a value with none of these and no "union" cannot match
@@ -412,81 +451,59 @@ func worthScanning(f feature, first byte) bool {
 	return f&(fTriggers|fUnion) != 0 || isDigit(first) || first|0x20 == 'm' && f&fDot != 0
 }
 
+// byteFeatures is the feature each byte has by itself: one lookup a byte
+// instead of a comparison per feature. Lower-case letters and the bytes
+// no signature looks at (, ! + ? ] } ~ ^ and most of those over 0x7f) have
+// none. features adds what takes more than one byte: two dots (fDotDot),
+// two spaces (fCtrl) and the word union. Never written.
+var byteFeatures = [256]feature{
+	'\'': fQuote, '"': fQuote, '`': fBacktick, '<': fLT, '>': fGT,
+	'.': fDot, ';': fSemi, '|': fPipeAmp, '&': fPipeAmp, '$': fDollar,
+	'/': fSlash, '\\': fSlash, ':': fColon, '(': fParen, ')': fParen,
+	'=': fEq, '@': fAt, '*': fStar, '#': fHash, '-': fDash,
+	'{': fBrace, '[': fBracket, '_': fUnderscore, '%': fPercent,
+	' ': fSpace, '\n': fNewline,
+	'\t': fCtrl, '\r': fCtrl, '\f': fCtrl, '\v': fCtrl, 0: fCtrl,
+	'0': fDigit, '1': fDigit, '2': fDigit, '3': fDigit, '4': fDigit,
+	'5': fDigit, '6': fDigit, '7': fDigit, '8': fDigit, '9': fDigit,
+	'A': fFold, 'B': fFold, 'C': fFold, 'D': fFold, 'E': fFold, 'F': fFold, 'G': fFold,
+	'H': fFold, 'I': fFold, 'J': fFold, 'K': fFold, 'L': fFold, 'M': fFold, 'N': fFold,
+	'O': fFold, 'P': fFold, 'Q': fFold, 'R': fFold, 'S': fFold, 'T': fFold, 'U': fFold,
+	'V': fFold, 'W': fFold, 'X': fFold, 'Y': fFold, 'Z': fFold,
+	// The first bytes of the overlong forms fold turns into '.', '/' and
+	// '\\': counted as what they may become.
+	0xc0: fOverlong | fFold | fDot | fDotDot | fSlash,
+	0xc1: fOverlong | fFold | fDot | fDotDot | fSlash,
+	0xe0: fOverlong | fFold | fDot | fDotDot | fSlash,
+}
+
 // features returns the features of s.
 func features[T string | []byte](s T) feature {
-	const union = uint64('u')<<32 | uint64('n')<<24 | uint64('i')<<16 | uint64('o')<<8 | uint64('n')
 	var f feature
 	var prev byte
-	var last5 uint64 // the last five bytes, lower-cased
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if last5 = (last5<<8 | uint64(c|0x20)) & (1<<40 - 1); last5 == union {
+		f |= byteFeatures[c]
+		if c|0x20 == 'n' && unionEndsAt(s, i) {
 			f |= fUnion
 		}
-		switch {
-		case 'a' <= c && c <= 'z':
-		case c == ' ':
-			f |= fSpace
-			if prev == ' ' {
+		if c == prev {
+			switch c {
+			case '.':
+				f |= fDotDot
+			case ' ':
 				f |= fCtrl
 			}
-		case 'A' <= c && c <= 'Z':
-			f |= fFold
-		case isDigit(c):
-			f |= fDigit
-		case c == '\'' || c == '"':
-			f |= fQuote
-		case c == '`':
-			f |= fBacktick
-		case c == '<':
-			f |= fLT
-		case c == '.':
-			f |= fDot
-			if prev == '.' {
-				f |= fDotDot
-			}
-		case c == ';':
-			f |= fSemi
-		case c == '|' || c == '&':
-			f |= fPipeAmp
-		case c == '$':
-			f |= fDollar
-		case c == '\n':
-			f |= fNewline
-		case c == '/' || c == '\\':
-			f |= fSlash
-		case c == ':':
-			f |= fColon
-		case c == '(' || c == ')':
-			f |= fParen
-		case c == '=':
-			f |= fEq
-		case c == '@':
-			f |= fAt
-		case c == '*':
-			f |= fStar
-		case c == '#':
-			f |= fHash
-		case c == '-':
-			f |= fDash
-		case c == '{':
-			f |= fBrace
-		case c == '[':
-			f |= fBracket
-		case c == '_':
-			f |= fUnderscore
-		case c == '%':
-			f |= fPercent
-		case c == '>':
-			f |= fGT
-		case c == '\t' || c == '\r' || c == '\f' || c == '\v' || c == 0:
-			f |= fCtrl
-		case c == 0xc0 || c == 0xc1 || c == 0xe0:
-			f |= fFold | fDot | fDotDot | fSlash // may fold to . / or \
 		}
 		prev = c
 	}
 	return f
+}
+
+// unionEndsAt reports whether the word union, in any case, ends at s[i].
+func unionEndsAt[T string | []byte](s T, i int) bool {
+	return i >= 4 && s[i-4]|0x20 == 'u' && s[i-3]|0x20 == 'n' && s[i-2]|0x20 == 'i' &&
+		s[i-1]|0x20 == 'o' && s[i]|0x20 == 'n'
 }
 
 // fold lower-cases ASCII and maps the overlong UTF-8 forms of '.', '/' and
@@ -501,15 +518,7 @@ func fold(s string) string {
 		}
 	}
 	if !overlong {
-		b := make([]byte, len(s))
-		for i := 0; i < len(s); i++ {
-			c := s[i]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			b[i] = c
-		}
-		return string(b)
+		return lowerASCII(s)
 	}
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
@@ -535,40 +544,53 @@ func fold(s string) string {
 	return string(b)
 }
 
-// jsonStrings calls fn with each string of a JSON text (names and
-// values) as it is written, and whether it holds escapes, until fn
-// returns false. It is lenient: a malformed text gives what it can.
-func jsonStrings(b []byte, fn func(raw []byte, escaped bool) bool) {
-	for i := 0; i < len(b); {
-		q := bytes.IndexByte(b[i:], '"')
-		if q < 0 {
-			return
+// lowerASCII is s with its ASCII letters lower-cased, every other byte
+// kept. It lower-cases a chunk at a time on the stack and appends it: one
+// allocation, and no call a byte.
+func lowerASCII(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	var chunk [512]byte
+	for s != "" {
+		n := copy(chunk[:], s)
+		for i, c := range chunk[:n] {
+			if 'A' <= c && c <= 'Z' {
+				chunk[i] = c + 'a' - 'A'
+			}
 		}
-		start := i + q + 1
-		// The closing quote: the next one not escaped by an odd number
-		// of backslashes.
+		b.Write(chunk[:n])
+		s = s[n:]
+	}
+	return b.String()
+}
+
+// jsonStrings calls fn with each string of a JSON text (names and
+// values), b[start:end] as it is written between its quotes, and whether
+// it holds escapes, until fn returns false. It is lenient: a malformed
+// text gives what it can.
+func jsonStrings(b []byte, fn func(start, end int, escaped bool) bool) {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '"' {
+			continue
+		}
+		// The closing quote: the first one not escaped. A backslash
+		// escapes the byte after it, so a quote after an odd number of
+		// backslashes is in the string. (A byte loop: JSON strings are
+		// short, and bytes.IndexByte costs more than it saves on them.)
+		start, escaped := i+1, false
 		j := start
-		for {
-			k := bytes.IndexByte(b[j:], '"')
-			if k < 0 {
-				j = len(b)
-				break
-			}
-			j += k
-			n := 0
-			for n < j-start && b[j-1-n] == '\\' {
-				n++
-			}
-			if n%2 == 0 {
-				break
+		for j < len(b) && b[j] != '"' {
+			if b[j] == '\\' {
+				escaped = true
+				j++
 			}
 			j++
 		}
-		raw := b[start:j]
-		if !fn(raw, bytes.IndexByte(raw, '\\') >= 0) {
+		j = min(j, len(b)) // a text that ends in a backslash
+		if !fn(start, j, escaped) {
 			return
 		}
-		i = j + 1
+		i = j
 	}
 }
 
@@ -585,7 +607,7 @@ func isSpace(c byte) bool {
 
 // wordAt reports whether s holds the word w at i, on word boundaries.
 func wordAt(s string, i int, w string) bool {
-	return strings.HasPrefix(s[i:], w) && (i == 0 || !isWord(s[i-1])) &&
+	return (i == 0 || !isWord(s[i-1])) && strings.HasPrefix(s[i:], w) &&
 		(i+len(w) == len(s) || !isWord(s[i+len(w)]))
 }
 
@@ -1548,10 +1570,11 @@ func pathTraversal(s string, p place, f feature) string {
 		}
 	}
 	t := strings.TrimSpace(s)
-	if p == inPath && sensitiveTarget(t) || strings.IndexFunc(t, isSpaceRune) < 0 && pathLike(t) && sensitiveTarget(t) {
+	spaced := hasSpace(t)
+	if p == inPath && sensitiveTarget(t) || !spaced && pathLike(t) && sensitiveTarget(t) {
 		return "traversal.sensitive_file"
 	}
-	if f&fColon == 0 || strings.IndexFunc(t, isSpaceRune) >= 0 {
+	if f&fColon == 0 || spaced {
 		return ""
 	}
 	for _, w := range []string{"php://", "phar://", "expect://", "zip://", "glob://", "file:/"} {
@@ -1562,7 +1585,15 @@ func pathTraversal(s string, p place, f feature) string {
 	return ""
 }
 
-func isSpaceRune(r rune) bool { return r < 0x80 && isSpace(byte(r)) }
+// hasSpace reports whether s holds ASCII white space.
+func hasSpace(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if isSpace(s[i]) {
+			return true
+		}
+	}
+	return false
+}
 
 func isSep(c byte) bool { return c == '/' || c == '\\' }
 
@@ -1927,7 +1958,7 @@ func metadataSSRF(s string, f feature) string {
 	// A host without a scheme (target=0xa9fea9fe/latest): any spelling
 	// but a bare decimal number, which is as likely an identifier.
 	if len(s) >= 8 && (isDigit(s[0]) || s[0] == '[') && f&fSpace == 0 {
-		if h := hostAt(s, 0); strings.Trim(h, "0123456789") != "" && metadataHost(h) {
+		if h := hostAt(s, 0); !allDigits(h) && metadataHost(h) {
 			return "ssrf.metadata"
 		}
 	}
@@ -1946,8 +1977,11 @@ func metadataSSRF(s string, f feature) string {
 // path, query or fragment, without user information and port.
 func hostAt(s string, i int) string {
 	a := s[i:min(len(s), i+256)]
-	if e := strings.IndexAny(a, "/?#\\ \t\n\"'<>"); e >= 0 {
-		a = a[:e]
+	for e := 0; e < len(a); e++ {
+		if hostEnds(a[e]) {
+			a = a[:e]
+			break
+		}
 	}
 	if at := strings.LastIndexByte(a, '@'); at >= 0 {
 		a = a[at+1:]
@@ -1964,6 +1998,15 @@ func hostAt(s string, i int) string {
 	return a
 }
 
+// hostEnds reports whether c ends the authority of a URL (or the value
+// around it): / ? # \\ a space, tab or newline, a quote, < or >.
+func hostEnds(c byte) bool {
+	// The ones under 64, as bits of a mask: a shift, not a comparison
+	// each (this runs on every byte of every host).
+	const below64 uint64 = 1<<'/' | 1<<'?' | 1<<'#' | 1<<' ' | 1<<'\t' | 1<<'\n' | 1<<'"' | 1<<'\'' | 1<<'<' | 1<<'>'
+	return c < 64 && below64>>c&1 != 0 || c == '\\'
+}
+
 // metadataHost reports whether host names an instance metadata service:
 // one of its names, or its address as decimal, hex, octal or mixed parts
 // (2852039166, 0xa9fea9fe, 0251.0376.0251.0376, 169.254.43518), as an
@@ -1973,7 +2016,9 @@ func metadataHost(h string) bool {
 	if h == "" {
 		return false
 	}
-	if strings.ContainsAny(h, "\u3002\uff0e\uff61") { // ideographic and full-width full stops
+	// Ideographic and full-width full stops (multi-byte: an ASCII host has
+	// none).
+	if !isASCII(h) && strings.ContainsAny(h, "\u3002\uff0e\uff61") {
 		h = strings.NewReplacer("\u3002", ".", "\uff0e", ".", "\uff61", ".").Replace(h)
 	}
 	h = strings.TrimSuffix(h, ".")
@@ -1987,9 +2032,14 @@ func metadataHost(h string) bool {
 	case "metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal", "metadata.azure.com":
 		return true
 	}
-	for _, p := range []string{"169.254.169.254.", "169-254-169-254.", "a9fea9fe."} {
-		// Wildcard DNS names that resolve to the address they spell.
-		if strings.HasPrefix(h, p) || strings.Contains(h, "."+p) {
+	for _, p := range []string{".169.254.169.254.", ".169-254-169-254.", ".a9fea9fe."} {
+		// Wildcard DNS names that resolve to the address they spell: the
+		// name, or a label, starts with it (so a name without a dot is
+		// none).
+		if strings.IndexByte(h, '.') < 0 {
+			break
+		}
+		if strings.HasPrefix(h, p[1:]) || strings.Contains(h, p) {
 			return true
 		}
 	}
@@ -2017,6 +2067,25 @@ func metadataHost(h string) bool {
 		}
 	}
 	return false
+}
+
+// allDigits reports whether s is nothing but decimal digits ("" is).
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func metadataIPv4(v uint32) bool {
