@@ -164,8 +164,9 @@ func isUpper(c byte) bool { return 'A' <= c && c <= 'Z' }
 // fewer than half of them are card numbers, they are identifiers and none
 // counts (grouped ones, 4111 1111 ..., still do).
 func scanNumbers(b []byte, add func(string, []byte)) {
-	var plain [][]byte // undivided card numbers, decided at the end
-	runs := 0          // undivided standalone runs of 13 to 19 digits
+	var plain [][]byte  // undivided card numbers, decided at the end
+	runs := 0           // undivided standalone runs of 13 to 19 digits
+	var digits [19]byte // the digits of a card number, for cardNumber
 	defer func() {
 		if runs >= minIDRuns && 2*len(plain) < runs {
 			return
@@ -191,15 +192,17 @@ func scanNumbers(b []byte, add func(string, []byte)) {
 		}
 		if alone(b, i, j) {
 			run := b[i:j]
-			undivided := len(run) >= 13 && len(run) <= 19 && !bytes.ContainsAny(run, " -")
+			// A run holds digits, spaces and dashes: undivided, it is all
+			// digits, and its own digits as a card number.
+			undivided := len(run) >= 13 && len(run) <= 19 && bytes.IndexByte(run, ' ') < 0 && bytes.IndexByte(run, '-') < 0
 			if undivided {
 				runs++
 			}
-			if v, ok := cardNumber(run); ok {
+			if n, ok := cardNumber(run, &digits); ok {
 				if undivided {
-					plain = append(plain, bytes.Clone(v))
+					plain = append(plain, run)
 				} else {
-					add(KindCardNumber, v)
+					add(KindCardNumber, digits[:n])
 				}
 			} else if ssn(run) {
 				add(KindUSSSN, run)
@@ -232,19 +235,20 @@ func alone(b []byte, i, j int) bool {
 // cardNumber checks a run as a payment card number: 13 to 19 digits,
 // undivided or in the groups cards print (4-4-4-4, 4-6-5, 4-6-4,
 // 4-4-4-4-3) with one kind of separator, a network's prefix and length,
-// and the Luhn check digit. It returns the digits.
-func cardNumber(run []byte) ([]byte, bool) {
+// and the Luhn check digit. It leaves the digits in digits[:n] (the
+// caller's array: a local one returned as a slice would be allocated on
+// every call).
+func cardNumber(run []byte, digits *[19]byte) (n int, ok bool) {
 	if len(run) < 13 || len(run) > 23 {
-		return nil, false
+		return 0, false
 	}
-	var digits [19]byte
 	var groups [6]int
-	n, g := 0, 0
+	g := 0
 	var sep byte
 	for _, c := range run {
 		if isDigit(c) {
 			if n == len(digits) {
-				return nil, false
+				return 0, false
 			}
 			digits[n] = c
 			n++
@@ -252,21 +256,21 @@ func cardNumber(run []byte) ([]byte, bool) {
 			continue
 		}
 		if sep != 0 && c != sep || g == len(groups)-1 {
-			return nil, false
+			return 0, false
 		}
 		sep = c
 		g++
 	}
 	if n < 13 {
-		return nil, false
+		return 0, false
 	}
 	if g > 0 && !slices.ContainsFunc([][]int{{4, 4, 4, 4}, {4, 6, 5}, {4, 6, 4}, {4, 4, 4, 4, 3}}, func(l []int) bool {
 		return slices.Equal(l, groups[:g+1])
 	}) {
-		return nil, false
+		return 0, false
 	}
 	d := digits[:n]
-	return d, cardNetwork(d) && luhn(d)
+	return n, cardNetwork(d) && luhn(d)
 }
 
 // cardNetwork reports whether d has the prefix (IIN) and length of a card
@@ -421,6 +425,27 @@ func ibanLength(cc string) int {
 
 // ---- credentials ----
 
+// nextMarker returns the index of the first marker in b at or after off,
+// or -1. bytes.Index looks for the first byte of what it searches, then
+// checks the rest: with a common first byte (e, -) it stops at nearly
+// every word. nextMarker searches for marker[anchor:], a rarer part, and
+// checks the anchor bytes before it.
+func nextMarker(b []byte, off int, marker string, anchor int) int {
+	head, tail := marker[:anchor], marker[anchor:]
+	for {
+		k := bytes.Index(b[min(off+anchor, len(b)):], []byte(tail))
+		if k < 0 {
+			return -1
+		}
+		// The tail's first place at or after off+anchor is off+k+anchor:
+		// no marker starts before off+k.
+		if i := off + k; string(b[i:i+anchor]) == head {
+			return i
+		}
+		off += k + 1
+	}
+}
+
 // scanAWSKeyIDs finds AWS access key ids: AKIA (long-term) or ASIA
 // (temporary) and 16 upper-case letters or digits, standing alone.
 func scanAWSKeyIDs(b []byte, add func(string, []byte)) {
@@ -456,11 +481,10 @@ func scanAWSKeyIDs(b []byte, add func(string, []byte)) {
 func scanAWSSecrets(b []byte, add func(string, []byte)) {
 	for _, stem := range []string{"ecret", "ECRET"} {
 		for off := 0; ; {
-			i := bytes.Index(b[off:], []byte(stem))
+			i := nextMarker(b, off, stem, 1) // by "cret": e is everywhere
 			if i < 0 {
 				break
 			}
-			i += off
 			off = i + 1
 			if i == 0 || b[i-1] != 's' && b[i-1] != 'S' {
 				continue
@@ -535,13 +559,12 @@ func secretShape(v []byte) bool {
 // scanPrivateKeys finds PEM private keys (RSA, EC, DSA, OpenSSH,
 // PKCS #8, encrypted) and PGP private key blocks by their BEGIN line.
 func scanPrivateKeys(b []byte, add func(string, []byte)) {
-	begin := []byte("-----BEGIN ")
+	const begin = "-----BEGIN "
 	for off := 0; ; {
-		i := bytes.Index(b[off:], begin)
+		i := nextMarker(b, off, begin, 5) // by "BEGIN ": JSON is full of dashes
 		if i < 0 {
 			return
 		}
-		i += off
 		off = i + len(begin)
 		line := b[off:min(len(b), off+48)]
 		e := bytes.Index(line, []byte("-----"))
@@ -560,11 +583,10 @@ func scanPrivateKeys(b []byte, add func(string, []byte)) {
 // be empty: alg none) whose first decodes to a JSON object with "alg".
 func scanJWTs(b []byte, add func(string, []byte)) {
 	for off := 0; ; {
-		i := bytes.Index(b[off:], []byte("eyJ"))
+		i := nextMarker(b, off, "eyJ", 2) // by the J: e is everywhere
 		if i < 0 {
 			return
 		}
-		i += off
 		off = i + 3
 		if i > 0 && isBase64URLChar(b[i-1]) {
 			continue
@@ -604,6 +626,7 @@ func isBase64URLChar(c byte) bool { return isAlnum(c) || c == '-' || c == '_' }
 // scanEmails finds e-mail addresses (local@domain.tld), counted in lower
 // case; image names with a density (logo@2x.png) are not addresses.
 func scanEmails(b []byte, add func(string, []byte)) {
+	var lower []byte // the address in lower case (add copies it)
 	for off := 0; ; {
 		i := bytes.IndexByte(b[off:], '@')
 		if i < 0 {
@@ -636,7 +659,14 @@ func scanEmails(b []byte, add func(string, []byte)) {
 		if len(tld) < 2 || len(tld) > 24 || !allLetters(tld) || imageExt(tld) {
 			continue
 		}
-		add(KindEmail, bytes.ToLower(b[s:e]))
+		// An address is ASCII (isLocalChar and the domain's bytes).
+		lower = append(lower[:0], b[s:e]...)
+		for k, c := range lower {
+			if isUpper(c) {
+				lower[k] = c + 'a' - 'A'
+			}
+		}
+		add(KindEmail, lower)
 		off = e
 	}
 }
