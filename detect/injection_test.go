@@ -457,3 +457,188 @@ func BenchmarkInjectionPathological(b *testing.B) {
 		})
 	}
 }
+
+// TestFeatures checks the byte table features reads against the
+// definition of each feature, byte by byte, and the features of two bytes
+// (.., two spaces) and of the word union.
+func TestFeatures(t *testing.T) {
+	// want is the definition: what each byte says of a value by itself.
+	want := func(c byte) feature {
+		switch {
+		case 'a' <= c && c <= 'z':
+			return 0
+		case 'A' <= c && c <= 'Z':
+			return fFold
+		case '0' <= c && c <= '9':
+			return fDigit
+		case c == 0xc0 || c == 0xc1 || c == 0xe0: // may start an overlong . / or \
+			return fOverlong | fFold | fDot | fDotDot | fSlash
+		}
+		switch c {
+		case '\'', '"':
+			return fQuote
+		case '`':
+			return fBacktick
+		case '<':
+			return fLT
+		case '>':
+			return fGT
+		case '.':
+			return fDot
+		case ';':
+			return fSemi
+		case '|', '&':
+			return fPipeAmp
+		case '$':
+			return fDollar
+		case '\n':
+			return fNewline
+		case '/', '\\':
+			return fSlash
+		case ':':
+			return fColon
+		case '(', ')':
+			return fParen
+		case '=':
+			return fEq
+		case '@':
+			return fAt
+		case '*':
+			return fStar
+		case '#':
+			return fHash
+		case '-':
+			return fDash
+		case '{':
+			return fBrace
+		case '[':
+			return fBracket
+		case '_':
+			return fUnderscore
+		case '%':
+			return fPercent
+		case ' ':
+			return fSpace
+		case '\t', '\r', '\f', '\v', 0:
+			return fCtrl
+		}
+		return 0
+	}
+	for c := range 256 {
+		s := string([]byte{byte(c)})
+		if got := features(s); got != want(byte(c)) {
+			t.Errorf("features(%q) = %#x, want %#x", s, got, want(byte(c)))
+		}
+		if got := features([]byte(s)); got != want(byte(c)) {
+			t.Errorf("features([]byte(%q)) = %#x, want %#x", s, got, want(byte(c)))
+		}
+	}
+	for _, tc := range []struct {
+		s         string
+		has, hasn feature
+	}{
+		{"a..b", fDot | fDotDot, 0},
+		{"a.b.c", fDot, fDotDot},
+		{"a  b", fSpace | fCtrl, 0},
+		{"a b c", fSpace, fCtrl},
+		{"union", fUnion, 0},
+		{"1 UNION select", fUnion | fFold, 0},
+		{"xuNiOnx", fUnion, 0},
+		{"unio", 0, fUnion},
+		{"nion", 0, fUnion},
+		{"uni on", 0, fUnion},
+		{"unionunion", fUnion, 0},
+	} {
+		f := features(tc.s)
+		if f&tc.has != tc.has || f&tc.hasn != 0 {
+			t.Errorf("features(%q) = %#x, want %#x set and %#x clear", tc.s, f, tc.has, tc.hasn)
+		}
+	}
+}
+
+// TestJSONStrings: where each string of a JSON text starts and ends, and
+// whether it holds escapes (a quote after an odd number of backslashes is
+// inside the string).
+func TestJSONStrings(t *testing.T) {
+	type str struct {
+		raw     string
+		escaped bool
+	}
+	for _, tc := range []struct {
+		in   string
+		want []str
+	}{
+		{`{"a":"b","c":[1,"d"]}`, []str{{"a", false}, {"b", false}, {"c", false}, {"d", false}}},
+		{`{"a":"x\"y"}`, []str{{"a", false}, {`x\"y`, true}}},
+		{`{"a":"x\\"}`, []str{{"a", false}, {`x\\`, true}}},
+		{`["x\\\"y"]`, []str{{`x\\\"y`, true}}},
+		{`["\u0041"]`, []str{{`\u0041`, true}}},
+		{`""`, []str{{"", false}}},
+		{`"open`, []str{{"open", false}}},
+		{`"ends in \`, []str{{`ends in \`, true}}},
+		{`no strings`, nil},
+	} {
+		var got []str
+		jsonStrings([]byte(tc.in), func(start, end int, escaped bool) bool {
+			got = append(got, str{tc.in[start:end], escaped})
+			return true
+		})
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: got %+v, want %+v", tc.in, got, tc.want)
+			continue
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("%s: string %d is %+v, want %+v", tc.in, i, got[i], tc.want[i])
+			}
+		}
+	}
+	// fn returning false stops the walk.
+	n := 0
+	jsonStrings([]byte(`["a","b","c"]`), func(int, int, bool) bool { n++; return n < 2 })
+	if n != 2 {
+		t.Errorf("walk went on after false: %d calls", n)
+	}
+}
+
+// TestLowerASCII: ASCII letters lower-cased, every other byte kept, over
+// the chunks it works in.
+func TestLowerASCII(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"Hello, WORLD-42", "hello, world-42"},
+		{"ÀÉ\xc0\xaeZ", "ÀÉ\xc0\xaez"},
+		{strings.Repeat("aB", 700) + "Q", strings.Repeat("ab", 700) + "q"},
+	} {
+		if got := lowerASCII(tc.in); got != tc.want {
+			t.Errorf("lowerASCII(%.20q...) = %.20q..., want %.20q...", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestInjectionBodyFolding: a JSON body's strings are read folded in
+// place; the cases where folding changes the length (overlong forms) or
+// decoding is needed (escapes, percent-encoding) give the same verdicts.
+func TestInjectionBodyFolding(t *testing.T) {
+	body := func(s string) Request {
+		return Request{Method: "POST", Path: "/", Headers: map[string][]string{"content-type": {"application/json"}}, Body: []byte(s)}
+	}
+	for _, tc := range []struct {
+		name string
+		req  Request
+		rule string
+	}{
+		{"upper case", body(`{"Note":"Hi","q":"1 UNION SELECT NULL,NULL--"}`), "sqli.union_select"},
+		{"upper case after a long string", body(`{"a":"` + strings.Repeat("Ab", 600) + `","q":"<SCRIPT SRC=//x.example/a.js>"}`), "xss.script_tag"},
+		{"overlong forms", body("{\"Path\":\"\xc0\xae\xc0\xae/\xc0\xae\xc0\xae/\xc0\xae\xc0\xae/Etc/Passwd\"}"), "traversal.dot_dot"},
+		{"escaped", body(`{"q":"\u003cScript\u003ealert(1)\u003c/script\u003e"}`), "xss.script_tag"},
+		{"percent-encoded", body(`{"u":"http://%31%36%39.254.169.254/Latest/meta-data"}`), "ssrf.metadata"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Injection(&tc.req)
+			if len(got) != 1 || got[0].Evidence.Rule != tc.rule || got[0].Evidence.Location != "request.body" {
+				t.Errorf("got %+v, want one finding %s in request.body", got, tc.rule)
+			}
+		})
+	}
+}

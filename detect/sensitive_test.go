@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -320,5 +321,70 @@ func BenchmarkSensitivePathological(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/body")
 		})
+	}
+}
+
+// TestNextMarker: searching by a rarer part of a marker finds every
+// occurrence bytes.Index finds, in the same order, overlapping ones and
+// those at either end included.
+func TestNextMarker(t *testing.T) {
+	for _, tc := range []struct {
+		marker string
+		anchor int
+		text   string
+	}{
+		{"-----BEGIN ", 5, "x------BEGIN -----BEGIN ----BEGIN BEGIN -----BEGIN"},
+		{"-----BEGIN ", 5, "-----BEGIN "},
+		{"eyJ", 2, "eyJeyJ yJ J eeyJ eyJ"},
+		{"eyJ", 2, "J"},
+		{"ecret", 1, "secret ecrecret cret ecret"},
+		{"ECRET", 1, "SECRET ECRECRET"},
+		{"aaa", 1, "aaaaa"},
+		{"aaa", 1, "baaaa"}, // a failed check, then a marker one byte on
+		{"ab", 0, "abab"},
+	} {
+		var want []int
+		for off := 0; ; {
+			i := bytes.Index([]byte(tc.text)[off:], []byte(tc.marker))
+			if i < 0 {
+				break
+			}
+			want = append(want, off+i)
+			off += i + 1
+		}
+		var got []int
+		for off := 0; ; {
+			i := nextMarker([]byte(tc.text), off, tc.marker, tc.anchor)
+			if i < 0 {
+				break
+			}
+			got = append(got, i)
+			off = i + 1
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("nextMarker(%q, %q, %d) finds %v, want %v", tc.text, tc.marker, tc.anchor, got, want)
+		}
+	}
+}
+
+// TestCardNumberDigits: the digits come back in the caller's array, the
+// separators dropped, and a run that is no card leaves ok false.
+func TestCardNumberDigits(t *testing.T) {
+	var d [19]byte
+	for _, tc := range []struct {
+		run, digits string
+		ok          bool
+	}{
+		{"4111 1111 1111 1111", "4111111111111111", true},
+		{"4111-1111-1111-1111", "4111111111111111", true},
+		{"378282246310005", "378282246310005", true},
+		{"4111 1111-1111 1111", "", false}, // two kinds of separator
+		{"4111111111111112", "4111111111111112", false},
+		{"411111111111", "", false}, // too short
+	} {
+		n, ok := cardNumber([]byte(tc.run), &d)
+		if ok != tc.ok || tc.digits != "" && string(d[:n]) != tc.digits {
+			t.Errorf("cardNumber(%q) = %q, %v; want %q, %v", tc.run, d[:n], ok, tc.digits, tc.ok)
+		}
 	}
 }
