@@ -267,12 +267,9 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 			c.FlushBudget = d
 		}
 	}
-	switch v := strings.ToLower(get("AUDITTRAIL_PROXY", "on")); v {
-	case "on", "true", "1":
-	case "off", "false", "0":
-		c.Proxy = false
-	default:
-		errs = append(errs, fmt.Errorf("AUDITTRAIL_PROXY: %q is not on or off", v))
+	var err error
+	if c.Proxy, err = onOff(get, "AUDITTRAIL_PROXY", true); err != nil {
+		errs = append(errs, err)
 	}
 	if v := get("AUDITTRAIL_CAPTURE_BYTES", ""); v != "" {
 		n, err := strconv.Atoi(v)
@@ -428,6 +425,21 @@ const minSpoolBytes = 64 << 10
 // LogRecords reports whether function or extension log lines become records.
 func (c Config) LogRecords() bool {
 	return slices.Contains(c.TelemetryTypes, "function") || slices.Contains(c.TelemetryTypes, "extension")
+}
+
+// onOff reads a switch: on, true or 1; off, false or 0; any case. A
+// value that is neither is an error, and def is returned with it.
+func onOff(get func(name, def string) string, name string, def bool) (bool, error) {
+	switch v := strings.ToLower(get(name, "")); v {
+	case "":
+		return def, nil
+	case "on", "true", "1":
+		return true, nil
+	case "off", "false", "0":
+		return false, nil
+	default:
+		return def, fmt.Errorf("%s: %q is not on or off", name, v)
+	}
 }
 
 func splitList(s string) []string {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/audittrail/audittrail/detect"
@@ -47,18 +46,15 @@ func (c *Config) readDetect(get func(name, def string) string) []error {
 	var errs []error
 	c.Detect = Detect{On: true, Detectors: detect.DefaultConfig(), FindingRecords: true}
 	d := &c.Detect.Detectors
-	onOff := func(name string, v *bool) {
-		switch s := strings.ToLower(get(name, "on")); s {
-		case "on", "true", "1":
-			*v = true
-		case "off", "false", "0":
-			*v = false
-		default:
-			errs = append(errs, fmt.Errorf("%s: %q is not on or off", name, s))
+	for _, sw := range []struct {
+		name string
+		v    *bool
+	}{{"AUDITTRAIL_DETECT", &c.Detect.On}, {"AUDITTRAIL_FINDING_RECORDS", &c.Detect.FindingRecords}} {
+		var err error
+		if *sw.v, err = onOff(get, sw.name, true); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	onOff("AUDITTRAIL_DETECT", &c.Detect.On)
-	onOff("AUDITTRAIL_FINDING_RECORDS", &c.Detect.FindingRecords)
 	d.Off = splitList(get("AUDITTRAIL_DETECT_OFF", ""))
 	d.ExpectedSources = splitList(get("AUDITTRAIL_EXPECTED_SOURCES", ""))
 	c.Detect.OpenAPISpec = get("AUDITTRAIL_OPENAPI_SPEC", "")

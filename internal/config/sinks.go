@@ -184,15 +184,12 @@ func (c *Config) readSinks(get func(name, def string) string) []error {
 		}
 		return s
 	}
-	onOff := func(name string) bool {
-		switch v := strings.ToLower(get(name, "off")); v {
-		case "on", "true", "1":
-			return true
-		case "off", "false", "0":
-		default:
-			errs = append(errs, fmt.Errorf("%s: %q is not on or off", name, v))
+	switchOff := func(name string) bool { // a switch that is off by default
+		on, err := onOff(get, name, false)
+		if err != nil {
+			errs = append(errs, err)
 		}
-		return false
+		return on
 	}
 	c.HTTP = HTTP{
 		URL:           get("AUDITTRAIL_HTTP_URL", ""),
@@ -206,7 +203,7 @@ func (c *Config) readSinks(get func(name, def string) string) []error {
 		Source:     get("AUDITTRAIL_SPLUNK_SOURCE", "audittrail"),
 		Sourcetype: get("AUDITTRAIL_SPLUNK_SOURCETYPE", "audittrail"),
 		Host:       get("AUDITTRAIL_SPLUNK_HOST", c.Lambda.FunctionName),
-		Ack:        onOff("AUDITTRAIL_SPLUNK_ACK"),
+		Ack:        switchOff("AUDITTRAIL_SPLUNK_ACK"),
 	}
 	c.Elasticsearch = Elasticsearch{
 		URL:        get("AUDITTRAIL_ELASTICSEARCH_URL", ""),
